@@ -1,0 +1,63 @@
+"""Numerical gradient checks (float64, centred differences)."""
+
+import numpy as np
+import pytest
+
+import fastnn.layers as L
+from fastnn.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse, rel_error
+from fastnn.layer_gradchecks import TOLERANCE, check_layers
+
+CHECKS = check_layers(L, seed=0)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[f"{c.layer}-{c.grad}" for c in CHECKS])
+def test_backward_matches_numerical_gradient(check):
+    assert check.passed, f"{check.layer} {check.grad}: relative error {check.error:.2e} > {check.tolerance:.0e}"
+
+
+def test_tolerances_are_the_issue_bounds():
+    assert TOLERANCE == {"affine": 1e-8, "relu": 1e-8, "loss": 1e-7}
+    assert len(CHECKS) == 9
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_other_seeds_pass_too(seed):
+    failures = [(c.layer, c.grad, c.error) for c in check_layers(L, seed=seed) if not c.passed]
+    assert not failures
+
+
+def test_eval_numerical_gradient_of_a_known_function():
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    grad = eval_numerical_gradient(lambda v: np.sum(v**3), x.copy(), verbose=False)
+    assert rel_error(grad, 3 * x**2) < 1e-9
+
+
+def test_eval_numerical_gradient_array_of_a_known_function():
+    rng = np.random.default_rng(0)
+    x, df = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    grad = eval_numerical_gradient_array(np.sin, x.copy(), df)
+    assert rel_error(grad, np.cos(x) * df) < 1e-8
+
+
+def test_numerical_gradients_restore_x():
+    x = np.arange(6.0).reshape(2, 3)
+    original = x.copy()
+    eval_numerical_gradient(np.sum, x, verbose=False)
+    eval_numerical_gradient_array(lambda v: v * 2, x, np.ones_like(x))
+    grad_check_sparse(np.sum, x, np.ones_like(x), num_checks=3, verbose=False)
+    np.testing.assert_array_equal(x, original)
+
+
+def test_grad_check_sparse_reports_errors(capsys):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 4))
+    y = rng.integers(4, size=5)
+    _, dx = L.softmax_loss(x, y)
+    errors = grad_check_sparse(lambda v: L.softmax_loss(v, y)[0], x, dx, num_checks=5, rng=0)
+    assert len(errors) == 5 and max(errors) < 1e-7
+    assert capsys.readouterr().out.count("relative error") == 5
+
+
+def test_rel_error_floor():
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error([1.0], [1.0 + 1e-6]) == pytest.approx(5e-7, rel=1e-3)
