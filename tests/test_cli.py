@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,7 +73,9 @@ def test_bad_arguments_are_refused(argv):
 
 
 def test_console_script_runs():
-    result = subprocess.run(["fastnn", "gradcheck"], capture_output=True, text=True, timeout=300)
+    # The script sits beside the interpreter, whether or not its venv is activated.
+    script = Path(sys.executable).with_name("fastnn")
+    result = subprocess.run([str(script), "gradcheck"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "9 passed, 0 failed" in result.stdout
 
