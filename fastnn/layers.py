@@ -7,6 +7,8 @@ integers count as float64, mixed inputs become float64), and hands them to
 the Numba kernels in :mod:`fastnn.kernels.cpu`.
 """
 
+import math
+
 import numpy as np
 
 from fastnn.kernels import cpu
@@ -14,6 +16,7 @@ from fastnn.validation import (
     as_float_arrays,
     as_labels,
     check_ndim,
+    check_out,
     check_scores,
     check_shape,
     unpack_cache,
@@ -34,7 +37,7 @@ __all__ = [
 def _check_affine_params(x, w, b):
     if x.ndim < 1:
         raise ValueError(f"x: expected an array of shape (N, d_1, ..., d_k), got a scalar of shape {x.shape}")
-    d = int(np.prod(x.shape[1:], dtype=np.int64))
+    d = math.prod(x.shape[1:])
     check_ndim("w", w, 2, "(D, M)")
     if w.shape[0] != d:
         raise ValueError(
@@ -62,7 +65,7 @@ def affine_forward(x, w, b):
     - out: Output, of shape (N, M)
     - cache: (x, w, b), the converted inputs
     """
-    x, w, b = as_float_arrays(x=x, w=w, b=b)
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
     x2 = _check_affine_params(x, w, b)
     return cpu.affine_forward(x2, w, b), (x, w, b)
 
@@ -81,31 +84,36 @@ def affine_backward(dout, cache):
     - db: Gradient with respect to b, of shape (M,)
     """
     x, w, b = unpack_cache(cache, ("x", "w", "b"), "affine_forward")
-    dout, x, w, b = as_float_arrays(dout=dout, x=x, w=w, b=b)
+    dout, x, w, b = as_float_arrays(("dout", "x", "w", "b"), dout, x, w, b)
     x2 = _check_affine_params(x, w, b)
     _check_affine_grad(dout, x, w)
     dx2, dw, db = cpu.affine_backward(dout, x2, w)
     return dx2.reshape(x.shape), dw, db
 
 
-def relu_forward(x):
+def relu_forward(x, out=None):
     """
     Computes the forward pass for a layer of rectified linear units (ReLU).
 
     Inputs:
     - x: Inputs, of any shape
+    - out: Optional C-contiguous array of x's shape and dtype to write the
+      result into (it may be x itself), for callers who reuse buffers
 
     Returns a tuple of:
     - out: max(x, 0), of the same shape as x
     - cache: x
     """
-    (x,) = as_float_arrays(x=x)
-    out = np.empty_like(x)
-    cpu.relu_forward(x.reshape(-1), out.reshape(-1))
+    (x,) = as_float_arrays(("x",), x)
+    if out is None:
+        out = np.empty_like(x)
+    else:
+        check_out(out, x)
+    cpu.relu_forward(x, out)
     return out, x
 
 
-def relu_backward(dout, cache):
+def relu_backward(dout, cache, out=None):
     """
     Computes the backward pass for a layer of rectified linear units (ReLU).
 
@@ -114,15 +122,20 @@ def relu_backward(dout, cache):
     Inputs:
     - dout: Upstream derivatives, of any shape
     - cache: Input x, of the same shape as dout
+    - out: Optional C-contiguous array of dout's shape and dtype to write
+      the gradient into (it may be dout itself)
 
     Returns:
     - dx: Gradient with respect to x, of the same shape as dout
     """
-    dout, x = as_float_arrays(dout=dout, cache=cache)
+    dout, x = as_float_arrays(("dout", "cache"), dout, cache)
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
-    dx = np.empty_like(dout)
-    cpu.relu_backward(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
-    return dx
+    if out is None:
+        out = np.empty_like(dout)
+    else:
+        check_out(out, dout)
+    cpu.relu_backward(dout, x, out)
+    return out
 
 
 def affine_relu_forward(x, w, b):
@@ -139,7 +152,7 @@ def affine_relu_forward(x, w, b):
     - cache: (fc_cache, relu_cache) = ((x, w, b), a), where a of shape
       (N, M) is the affine output before the ReLU
     """
-    x, w, b = as_float_arrays(x=x, w=w, b=b)
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
     x2 = _check_affine_params(x, w, b)
     a, out = cpu.affine_relu_forward(x2, w, b)
     return out, ((x, w, b), a)
@@ -160,7 +173,7 @@ def affine_relu_backward(dout, cache):
     """
     fc_cache, a = unpack_cache(cache, ("fc_cache", "relu_cache"), "affine_relu_forward")
     x, w, b = unpack_cache(fc_cache, ("x", "w", "b"), "affine_relu_forward")
-    dout, a, x, w, b = as_float_arrays(dout=dout, relu_cache=a, x=x, w=w, b=b)
+    dout, a, x, w, b = as_float_arrays(("dout", "relu_cache", "x", "w", "b"), dout, a, x, w, b)
     x2 = _check_affine_params(x, w, b)
     _check_affine_grad(dout, x, w)
     check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
@@ -169,9 +182,9 @@ def affine_relu_backward(dout, cache):
 
 
 def _loss(kernel, x, y):
-    (x,) = as_float_arrays(x=x)
+    (x,) = as_float_arrays(("x",), x)
     check_scores(x)
-    y = as_labels(y, *x.shape)
+    y = as_labels(y, *x.shape, value_range=cpu.label_range)
     loss, dx = kernel(x, y)
     return float(loss), dx
 
