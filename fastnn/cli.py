@@ -43,40 +43,63 @@ def _add_train_parser(commands):
         default=defaults.eval_every,
         help="run the test set forward every this many steps; the seed does it every step (default %(default)s)",
     )
-    p.add_argument("--compare", action="store_true", help="also run the NumPy reference layers and compare")
+    p.add_argument(
+        "--engine",
+        choices=("fused", "layers", "reference"),
+        default="fused",
+        help="fused: every step compiled (fastnn.trainer); layers: the seed's Python loop over fastnn.layers; "
+        "reference: the same loop over the NumPy oracle (default %(default)s)",
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="run every engine (and PyTorch, where installed) on identical batches and compare",
+    )
+    p.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
+    p.add_argument(
+        "--flush-subnormals",
+        action="store_true",
+        help="fused engine: set subnormal loss gradients to zero (matters in float32)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _run_train(args):
-    import fastnn.layers
-    import fastnn.reference
+    from fastnn import threads
     from fastnn.data import digits_split
-    from fastnn.train import Recipe, train_two_layer
+    from fastnn.train import Recipe, engines, train_two_layer
 
+    if args.threads:
+        threads.set_num_threads(args.threads)
     recipe = Recipe(args.iters, args.lr, args.batch_size, args.hidden, args.seed, args.eval_every)
     split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype))
     print(
         f"digits: {len(split.y_train)} train / {len(split.y_test)} test, net 64-{args.hidden}-10, "
         f"{args.dtype}, {args.iters} SGD steps, lr {args.lr}, batch {args.batch_size}, seed {args.seed}"
     )
-    start = time.perf_counter()
-    train_two_layer(fastnn.layers, split, Recipe(iters=2, hidden=args.hidden, batch_size=args.batch_size), progress=False)
-    print(f"JIT compile or cache load: {time.perf_counter() - start:.2f} s")
+    table = engines()
+    if args.flush_subnormals:
+        from fastnn.train import flushing_fused_steps
 
-    runs = [("fastnn", fastnn.layers)]
-    if args.compare:
-        runs.append(("numpy reference", fastnn.reference))
+        table["fused"] = flushing_fused_steps
+    names = list(table) if args.compare else [args.engine]
+    warm = Recipe(iters=2, hidden=args.hidden, batch_size=args.batch_size)
+    for name in names:
+        if name in ("fused", "layers"):
+            start = time.perf_counter()
+            train_two_layer(table[name], split, warm, progress=False)
+            print(f"{name}: JIT compile or cache load {time.perf_counter() - start:.2f} s")
+    print(threads.describe())
     results = {}
-    for name, layers in runs:
-        results[name] = result = train_two_layer(layers, split, recipe, progress=not args.no_progress, desc=name)
+    for name in names:
+        results[name] = result = train_two_layer(table[name], split, recipe, progress=not args.no_progress, desc=name)
         print(f"{name}: test accuracy {result.accuracy:.4f}, wall time {result.seconds:.2f} s")
     if args.compare:
-        fast, ref = results["fastnn"], results["numpy reference"]
+        ref = results["reference"].seconds
         print()
-        print(f"{'run':<16} {'time (s)':>9} {'test acc':>9}")
+        print(f"{'engine':<16} {'time (s)':>9} {'test acc':>9} {'vs reference':>13}")
         for name, result in results.items():
-            print(f"{name:<16} {result.seconds:>9.2f} {result.accuracy:>9.4f}")
-        print(f"speed-up: {ref.seconds / fast.seconds:.2f}x")
+            print(f"{name:<16} {result.seconds:>9.2f} {result.accuracy:>9.4f} {ref / result.seconds:>12.2f}x")
     return 0
 
 
@@ -95,6 +118,27 @@ def _run_gradcheck(args):
     return 1 if failed else 0
 
 
+def _run_bench(args):
+    from fastnn import bench, threads
+
+    if args.threads:
+        threads.set_num_threads(args.threads)
+    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    rows, peaks, has_torch = bench.run(dtypes, args.only, args.repeats, args.train_steps, not args.no_torch, not args.no_progress)
+    print(threads.describe())
+    print(
+        f"machine peaks measured in this run: GEMM {peaks['gemm_float32']:.0f} GFLOP/s float32, "
+        f"{peaks['gemm_float64']:.0f} GFLOP/s float64; copy {peaks['copy_gbs']:.1f} GB/s (Numba, all threads), "
+        f"{peaks['copyto_gbs']:.1f} GB/s (np.copyto)"
+    )
+    print(f"medians of {args.repeats} interleaved rounds; ratio = reference / fastnn, vs torch = torch / fastnn")
+    print(bench.format_table(rows, peaks, has_torch))
+    if args.plot:
+        bench.plot(rows, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastnn", description="Compiled cs231n-style layers.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,12 +150,27 @@ def build_parser():
     )
     g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default %(default)s)")
     g.add_argument("--reference", action="store_true", help="check the NumPy reference instead")
+    from fastnn.bench import FAMILIES
+
+    b = commands.add_parser(
+        "bench",
+        help="time every kernel against the NumPy reference (and PyTorch)",
+        description="Side-by-side timings: medians of interleaved rounds, with the machine's peaks measured in the same run.",
+    )
+    b.add_argument("--dtype", choices=("float32", "float64", "both"), default="both", help="default %(default)s")
+    b.add_argument("--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), help="kernel families to run")
+    b.add_argument("--repeats", type=_positive_int, default=7, help="interleaved rounds per case (default %(default)s)")
+    b.add_argument("--train-steps", type=_positive_int, default=2000, help="steps of the training-loop case (default %(default)s)")
+    b.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
+    b.add_argument("--plot", metavar="FILE.png", help="draw the speed-ups with matplotlib (pip install -e '.[plot]')")
+    b.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    handler = {"train": _run_train, "gradcheck": _run_gradcheck}[args.command]
+    handler = {"train": _run_train, "gradcheck": _run_gradcheck, "bench": _run_bench}[args.command]
     return handler(args)
 
 

@@ -1,8 +1,16 @@
 """The seed notebook's experiment: a 64-100-10 net trained with plain SGD.
 
-The loop is written once against the layer API, so the same code runs with
-the compiled layers (:mod:`fastnn.layers`) and with the NumPy oracle
-(:mod:`fastnn.reference`), and ``fastnn train --compare`` times both.
+One recipe, several engines that compute the same thing:
+
+* ``fused``: :func:`fastnn.trainer.sgd_two_layer`, every step compiled;
+* ``layers``: the seed's Python loop calling :mod:`fastnn.layers`;
+* ``reference``: the same loop calling the NumPy oracle :mod:`fastnn.reference`;
+* ``torch-autograd`` and ``torch-manual``: the same loop in PyTorch, where
+  it is installed (see :mod:`fastnn.torch_loops`).
+
+Every engine starts from the same initial weights and sees the same batches
+(drawn per chunk of ``REPORT_EVERY`` steps from one seeded generator), so
+``fastnn train --compare`` times identical work.
 """
 
 import time
@@ -10,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
+
+REPORT_EVERY = 1000
 
 
 @dataclass
@@ -49,26 +59,92 @@ def forward_scores(layers, params, X):
     return scores
 
 
-def train_two_layer(layers, split, recipe=None, progress=True, desc="train"):
+def _layer_steps(layers):
+    """The seed's loop over a chunk of batches, written against a layer module."""
+
+    def steps(params, split, batches, lr, first_step, eval_every):
+        train_loss = test_loss = float("nan")
+        for k, batch in enumerate(batches):
+            X, y = split.X_train[batch], split.y_train[batch]
+            hidden, cache1 = layers.affine_relu_forward(X, params["W1"], params["b1"])
+            scores, cache2 = layers.affine_forward(hidden, params["W2"], params["b2"])
+            train_loss, dscores = layers.softmax_loss(scores, y)
+            dhidden, dW2, db2 = layers.affine_backward(dscores, cache2)
+            _, dW1, db1 = layers.affine_relu_backward(dhidden, cache1)
+            for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
+                params[name] -= lr * grad
+            if (first_step + k) % eval_every == 0:
+                test_scores = forward_scores(layers, params, split.X_test)
+                test_loss, _ = layers.softmax_loss(test_scores, split.y_test)
+        return train_loss, test_loss
+
+    return steps
+
+
+def _fused_steps(params, split, batches, lr, first_step, eval_every):
+    from fastnn.trainer import sgd_two_layer
+
+    history = sgd_two_layer(
+        params, split.X_train, split.y_train, batches, lr, split.X_test, split.y_test, eval_every, first_step=first_step
+    )
+    evaluated = history.test_loss[~np.isnan(history.test_loss)]
+    return float(history.train_loss[-1]), float(evaluated[-1]) if evaluated.size else float("nan")
+
+
+def flushing_fused_steps(params, split, batches, lr, first_step, eval_every):
+    """The fused engine with subnormal loss gradients flushed to zero."""
+    from fastnn.trainer import sgd_two_layer
+
+    history = sgd_two_layer(
+        params, split.X_train, split.y_train, batches, lr, split.X_test, split.y_test, eval_every,
+        flush_subnormals=True, first_step=first_step,
+    )
+    evaluated = history.test_loss[~np.isnan(history.test_loss)]
+    return float(history.train_loss[-1]), float(evaluated[-1]) if evaluated.size else float("nan")
+
+
+def engines():
+    """Engine name -> function(params, split, batches, lr, first_step, eval_every)."""
+    import fastnn.layers
+    import fastnn.reference
+
+    table = {
+        "fused": _fused_steps,
+        "layers": _layer_steps(fastnn.layers),
+        "reference": _layer_steps(fastnn.reference),
+    }
+    try:
+        from fastnn import torch_loops
+    except ImportError:
+        return table
+    table["torch-autograd"] = torch_loops.steps(autograd=True)
+    table["torch-manual"] = torch_loops.steps(autograd=False)
+    return table
+
+
+def train_two_layer(engine, split, recipe=None, progress=True, desc=None):
     """
     Train the seed's two-layer net with SGD on a digits split.
 
-    Like the seed, every ``eval_every`` iterations (every one by default) it
-    runs the whole test set forward and computes its loss; the progress bar
-    shows the losses and test accuracy every 1000 iterations.
+    Like the seed, every ``eval_every`` steps (every one by default) it runs
+    the whole test set forward and computes its loss; the progress bar shows
+    the latest losses and the test accuracy every REPORT_EVERY steps.
 
     Inputs:
-    - layers: A module with the fastnn layer API
+    - engine: Name of an engine from engines(), or a step function
     - split: fastnn.data.Split; its dtype sets the training dtype
     - recipe: Recipe of hyper-parameters (default: the seed's)
     - progress: Show a tqdm progress bar
-    - desc: Label of the progress bar
+    - desc: Label of the progress bar (default: the engine's name)
 
     Returns:
     - TrainResult(accuracy, seconds, train_loss, test_loss), where seconds is
-      the wall time of the loop alone
+      the wall time of the training loop alone
     """
+    import fastnn.reference
+
     recipe = recipe or Recipe()
+    steps = engines()[engine] if isinstance(engine, str) else engine
     dtype = split.X_train.dtype
     rng = np.random.default_rng(recipe.seed)
     num_classes = int(max(split.y_train.max(), split.y_test.max())) + 1
@@ -76,29 +152,20 @@ def train_two_layer(layers, split, recipe=None, progress=True, desc="train"):
     lr = dtype.type(recipe.lr)
     n_train = split.X_train.shape[0]
     train_loss = test_loss = float("nan")
-    bar = tqdm(range(recipe.iters), desc=desc, disable=not progress, mininterval=0.5, unit="it")
-    start = time.perf_counter()
-    for i in bar:
-        batch = rng.integers(0, n_train, recipe.batch_size)
-        X, y = split.X_train[batch], split.y_train[batch]
-
-        hidden, cache1 = layers.affine_relu_forward(X, params["W1"], params["b1"])
-        scores, cache2 = layers.affine_forward(hidden, params["W2"], params["b2"])
-        train_loss, dscores = layers.softmax_loss(scores, y)
-
-        dhidden, dW2, db2 = layers.affine_backward(dscores, cache2)
-        _, dW1, db1 = layers.affine_relu_backward(dhidden, cache1)
-
-        for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
-            params[name] -= lr * grad
-
-        if i % recipe.eval_every == 0:
-            test_scores = forward_scores(layers, params, split.X_test)
-            test_loss, _ = layers.softmax_loss(test_scores, split.y_test)
-            if progress and i % 1000 == 0:
-                accuracy = np.mean(test_scores.argmax(axis=1) == split.y_test)
-                bar.set_postfix(tr_loss=f"{train_loss:.2f}", te_loss=f"{test_loss:.2f}", te_acc=f"{accuracy:.3f}")
-    seconds = time.perf_counter() - start
+    bar = tqdm(total=recipe.iters, desc=desc or str(engine), disable=not progress, mininterval=0.5, unit="it")
+    seconds = 0.0
+    for first in range(0, recipe.iters, REPORT_EVERY):
+        count = min(REPORT_EVERY, recipe.iters - first)
+        batches = rng.integers(0, n_train, (count, recipe.batch_size))
+        start = time.perf_counter()
+        train_loss, test_loss = steps(params, split, batches, lr, first, recipe.eval_every)
+        seconds += time.perf_counter() - start
+        if progress:
+            scores = forward_scores(fastnn.reference, params, split.X_test)
+            accuracy = np.mean(scores.argmax(axis=1) == split.y_test)
+            bar.set_postfix(tr_loss=f"{train_loss:.2f}", te_loss=f"{test_loss:.2f}", te_acc=f"{accuracy:.3f}")
+        bar.update(count)
     bar.close()
-    accuracy = float(np.mean(forward_scores(layers, params, split.X_test).argmax(axis=1) == split.y_test))
+    scores = forward_scores(fastnn.reference, params, split.X_test)
+    accuracy = float(np.mean(scores.argmax(axis=1) == split.y_test))
     return TrainResult(accuracy, seconds, float(train_loss), float(test_loss))

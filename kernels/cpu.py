@@ -408,6 +408,49 @@ def _softmax_span(x, y, dx, scale, start, stop):
     return total + math.log(product)
 
 
+@njit(cache=True, fastmath=_REDUCE)
+def softmax_loss_argmax(x, y, start, stop):
+    """
+    Summed softmax loss and number of correct arg-max predictions over rows
+    [start, stop), without a gradient: for evaluation.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C)
+        Scores.
+    y : ndarray of intp, shape (N,)
+    start, stop : int
+        Row range.
+
+    Returns
+    -------
+    total : float
+        Sum of the rows' losses.
+    correct : int
+        Rows whose first maximum is at the label.
+    """
+    total = 0.0
+    product = 1.0
+    correct = 0
+    for i in range(start, stop):
+        row = x[i]
+        m = _row_max(row)
+        s = row.dtype.type(0)
+        for j in range(row.size):
+            s += vexp(row[j] - m)
+        product *= s
+        if product > 1e280:
+            total += math.log(product)
+            product = 1.0
+        label = y[i]
+        total -= row[label] - m
+        best = 0
+        while row[best] != m and best < row.size - 1:
+            best += 1
+        correct += best == label
+    return total + math.log(product), correct
+
+
 @njit(cache=True, parallel=True)
 def _softmax_chunked(x, y, dx, scale, rows):
     n = x.shape[0]
