@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+import fastnn.layers as L
+import fastnn.reference as R
 from helpers import check_layer, check_loss, random_array
 
 DTYPES = [np.float32, np.float64]
@@ -85,3 +87,37 @@ def test_python_lists_are_accepted():
 def test_empty_batch():
     rng = np.random.default_rng(6)
     check_layer("affine", [np.zeros((0, 3)), random_array(rng, (3, 4), np.float64), np.zeros(4)], np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [10, 300_001])
+def test_relu_out_buffers(dtype, n):
+    rng = np.random.default_rng(7)
+    x = random_array(rng, (n,), dtype)
+    dout = random_array(rng, (n,), dtype)
+    out = np.empty_like(x)
+    result, cache = L.relu_forward(x, out=out)
+    assert result is out and cache is x
+    np.testing.assert_array_equal(out, R.relu_forward(x)[0])
+    dx = np.empty_like(x)
+    assert L.relu_backward(dout, x, out=dx) is dx
+    np.testing.assert_array_equal(dx, R.relu_backward(dout, x))
+    expected = R.relu_forward(x)[0]
+    L.relu_forward(x, out=x)  # in place
+    np.testing.assert_array_equal(x, expected)
+
+
+@pytest.mark.parametrize(
+    "out, error, words",
+    [
+        (np.empty(4), TypeError, ["out:", "float32", "float64"]),
+        (np.empty(5, np.float32), ValueError, ["out:", "(4,)", "(5,)"]),
+        (np.empty(8, np.float32)[::2], ValueError, ["out:", "C-contiguous"]),
+        ([0.0] * 4, TypeError, ["out:", "ndarray", "list"]),
+    ],
+)
+def test_relu_bad_out(out, error, words):
+    with pytest.raises(error) as info:
+        L.relu_forward(np.ones(4, np.float32), out=out)
+    for word in words:
+        assert word in str(info.value)

@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fastnn.layers as L
-import fastnn.reference as R
 from fastnn.cli import main
 from fastnn.data import digits_split
 from fastnn.train import Recipe, train_two_layer
@@ -25,31 +23,38 @@ def test_short_training_run_reaches_a_sane_accuracy(capsys, dtype):
     output = capsys.readouterr().out
     accuracies = _accuracies(output)
     # Chance is 0.1; the seed's recipe is at 0.3-0.5 after 500 steps and 0.70 after 1000.
-    # The two runs are not compared with each other here: from the seed's
+    # The engines are not compared with each other here: from the seed's
     # huge initial logits, ulp-level differences grow chaotically (1e-16 at
     # step 10, 1e-3 at step 200), so their accuracies differ by a few points.
-    assert accuracies["fastnn"] >= 0.25
-    assert accuracies["numpy reference"] >= 0.25
-    assert "speed-up:" in output and "JIT compile or cache load" in output
+    for engine in ("fused", "layers", "reference"):
+        assert accuracies[engine] >= 0.25, engine
+    assert "vs reference" in output and "JIT compile or cache load" in output
 
 
 def test_training_is_reproducible():
     split = digits_split(seed=3)
     recipe = Recipe(iters=200, seed=3, eval_every=50)
-    first = train_two_layer(L, split, recipe, progress=False)
-    again = train_two_layer(L, split, recipe, progress=False)
+    first = train_two_layer("fused", split, recipe, progress=False)
+    again = train_two_layer("fused", split, recipe, progress=False)
     assert (first.accuracy, first.train_loss, first.test_loss) == (again.accuracy, again.train_loss, again.test_loss)
 
 
-def test_training_steps_match_the_reference():
-    # Before chaotic divergence sets in (see above) the runs agree closely.
+@pytest.mark.parametrize("engine", ["fused", "layers"])
+def test_training_steps_match_the_reference(engine):
+    # Before chaotic divergence sets in (see above) the engines agree closely.
     split = digits_split(seed=3)
     recipe = Recipe(iters=10, seed=3)
-    fast = train_two_layer(L, split, recipe, progress=False)
-    ref = train_two_layer(R, split, recipe, progress=False)
+    fast = train_two_layer(engine, split, recipe, progress=False)
+    ref = train_two_layer("reference", split, recipe, progress=False)
     assert fast.train_loss == pytest.approx(ref.train_loss, rel=1e-9)
     assert fast.test_loss == pytest.approx(ref.test_loss, rel=1e-9)
     assert fast.accuracy == ref.accuracy
+
+
+def test_train_threads_and_engine_flags(capsys):
+    assert main(["train", "--iters", "50", "--no-progress", "--engine", "layers", "--threads", "1"]) == 0
+    output = capsys.readouterr().out
+    assert "numba 1 threads" in output and "layers: test accuracy" in output
 
 
 def test_digits_split_is_70_30():
@@ -65,7 +70,10 @@ def test_gradcheck_command(capsys):
     assert output.count("PASS") == 9 and "FAIL" not in output
 
 
-@pytest.mark.parametrize("argv", [["train", "--iters", "0"], ["train", "--lr", "-1"], ["train", "--dtype", "int8"], []])
+@pytest.mark.parametrize(
+    "argv",
+    [["train", "--iters", "0"], ["train", "--lr", "-1"], ["train", "--dtype", "int8"], ["train", "--engine", "x"], ["bench", "--only", "x"], []],
+)
 def test_bad_arguments_are_refused(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
