@@ -79,9 +79,9 @@ def _run_train(args):
     )
     table = engines()
     if args.flush_subnormals:
-        from fastnn.train import flushing_fused_steps
+        from fastnn.train import fused_steps
 
-        table["fused"] = flushing_fused_steps
+        table["fused"] = fused_steps(flush_subnormals=True)
     names = list(table) if args.compare else [args.engine]
     warm = Recipe(iters=2, hidden=args.hidden, batch_size=args.batch_size)
     for name in names:

@@ -81,26 +81,20 @@ def _layer_steps(layers):
     return steps
 
 
-def _fused_steps(params, split, batches, lr, first_step, eval_every):
-    from fastnn.trainer import sgd_two_layer
+def fused_steps(flush_subnormals=False):
+    """The fused engine: every step compiled (fastnn.trainer.sgd_two_layer)."""
 
-    history = sgd_two_layer(
-        params, split.X_train, split.y_train, batches, lr, split.X_test, split.y_test, eval_every, first_step=first_step
-    )
-    evaluated = history.test_loss[~np.isnan(history.test_loss)]
-    return float(history.train_loss[-1]), float(evaluated[-1]) if evaluated.size else float("nan")
+    def steps(params, split, batches, lr, first_step, eval_every):
+        from fastnn.trainer import sgd_two_layer
 
+        history = sgd_two_layer(
+            params, split.X_train, split.y_train, batches, lr, split.X_test, split.y_test, eval_every,
+            flush_subnormals=flush_subnormals, first_step=first_step,
+        )
+        evaluated = history.test_loss[~np.isnan(history.test_loss)]
+        return float(history.train_loss[-1]), float(evaluated[-1]) if evaluated.size else float("nan")
 
-def flushing_fused_steps(params, split, batches, lr, first_step, eval_every):
-    """The fused engine with subnormal loss gradients flushed to zero."""
-    from fastnn.trainer import sgd_two_layer
-
-    history = sgd_two_layer(
-        params, split.X_train, split.y_train, batches, lr, split.X_test, split.y_test, eval_every,
-        flush_subnormals=True, first_step=first_step,
-    )
-    evaluated = history.test_loss[~np.isnan(history.test_loss)]
-    return float(history.train_loss[-1]), float(evaluated[-1]) if evaluated.size else float("nan")
+    return steps
 
 
 def engines():
@@ -109,7 +103,7 @@ def engines():
     import fastnn.reference
 
     table = {
-        "fused": _fused_steps,
+        "fused": fused_steps(),
         "layers": _layer_steps(fastnn.layers),
         "reference": _layer_steps(fastnn.reference),
     }

@@ -6,30 +6,21 @@ import pytest
 import fastnn.reference as R
 from fastnn import threads
 from fastnn.data import digits_split
-from fastnn.train import init_two_layer
+from fastnn.train import engines, init_two_layer
 from fastnn.trainer import sgd_two_layer
 
 STEPS = 20
 
 
 def _reference_run(params, split, batches, lr, eval_every):
+    """The seed's loop over the NumPy reference, one step at a time."""
     params = {k: v.copy() for k, v in params.items()}
+    steps = engines()["reference"]
     train, test = [], []
-    for i, batch in enumerate(batches):
-        X, y = split.X_train[batch], split.y_train[batch]
-        hidden, c1 = R.affine_relu_forward(X, params["W1"], params["b1"])
-        scores, c2 = R.affine_forward(hidden, params["W2"], params["b2"])
-        loss, ds = R.softmax_loss(scores, y)
-        dh, dW2, db2 = R.affine_backward(ds, c2)
-        _, dW1, db1 = R.affine_relu_backward(dh, c1)
-        for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
-            params[name] -= lr * grad
-        train.append(loss)
-        if i % eval_every == 0:
-            test_scores = R.affine_forward(R.affine_relu_forward(split.X_test, params["W1"], params["b1"])[0], params["W2"], params["b2"])[0]
-            test.append(R.softmax_loss(test_scores, split.y_test)[0])
-        else:
-            test.append(np.nan)
+    for i in range(len(batches)):
+        train_loss, test_loss = steps(params, split, batches[i : i + 1], lr, i, eval_every)
+        train.append(train_loss)
+        test.append(test_loss if i % eval_every == 0 else np.nan)
     return params, np.array(train), np.array(test)
 
 
