@@ -55,6 +55,12 @@ def _add_train_parser(commands):
         action="store_true",
         help="run every engine (and PyTorch, where installed) on identical batches and compare",
     )
+    p.add_argument(
+        "--backend",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cuda: train with fastnn.cuda on the GPU (needs numba-cuda and a GPU) (default %(default)s)",
+    )
     p.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
     p.add_argument(
         "--flush-subnormals",
@@ -82,10 +88,14 @@ def _run_train(args):
         from fastnn.train import fused_steps
 
         table["fused"] = fused_steps(flush_subnormals=True)
-    names = list(table) if args.compare else [args.engine]
+    if args.backend == "cuda":
+        table = _cuda_engines(table)
+        names = list(table) if args.compare else ["cuda"]
+    else:
+        names = list(table) if args.compare else [args.engine]
     warm = Recipe(iters=2, hidden=args.hidden, batch_size=args.batch_size)
     for name in names:
-        if name in ("fused", "layers"):
+        if name in ("fused", "layers", "cuda"):
             start = time.perf_counter()
             train_two_layer(table[name], split, warm, progress=False)
             print(f"{name}: JIT compile or cache load {time.perf_counter() - start:.2f} s")
@@ -103,6 +113,27 @@ def _run_train(args):
     return 0
 
 
+def _cuda_engines(cpu_table):
+    """The GPU engine, with the CPU reference and PyTorch on CUDA to compare against."""
+    try:
+        from fastnn.train import cuda_steps
+
+        table = {"cuda": cuda_steps(), "reference": cpu_table["reference"]}
+    except ImportError as exc:
+        raise SystemExit(f"fastnn train --backend cuda: {exc}") from exc
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            from fastnn import torch_loops
+
+            table["torch-cuda-autograd"] = torch_loops.steps(autograd=True, device="cuda")
+            table["torch-cuda-manual"] = torch_loops.steps(autograd=False, device="cuda")
+    except ImportError:
+        pass
+    return table
+
+
 def _run_gradcheck(args):
     import fastnn.layers
     import fastnn.reference
@@ -118,9 +149,27 @@ def _run_gradcheck(args):
     return 1 if failed else 0
 
 
+def _run_bench_cuda(args):
+    try:
+        from fastnn import bench_cuda
+        from fastnn.kernels import cuda as K
+    except ImportError as exc:
+        raise SystemExit(f"fastnn bench --backend cuda: {exc}") from exc
+    if K.SIMULATOR:
+        raise SystemExit("fastnn bench --backend cuda: timings need a real GPU, not the CUDA simulator")
+    device = K.cuda.get_current_device()
+    rows, copy_gbs = bench_cuda.run(args.repeats)
+    print(f"device: {device.name.decode() if isinstance(device.name, bytes) else device.name}")
+    print(f"device-to-device copy {copy_gbs:.0f} GB/s in this run; medians of {args.repeats} interleaved rounds")
+    print(bench_cuda.format_table(rows, copy_gbs))
+    return 0
+
+
 def _run_bench(args):
     from fastnn import bench, threads
 
+    if args.backend == "cuda":
+        return _run_bench_cuda(args)
     if args.threads:
         threads.set_num_threads(args.threads)
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
@@ -157,6 +206,7 @@ def build_parser():
         help="time every kernel against the NumPy reference (and PyTorch)",
         description="Side-by-side timings: medians of interleaved rounds, with the machine's peaks measured in the same run.",
     )
+    b.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: the GPU table against PyTorch and CuPy")
     b.add_argument("--dtype", choices=("float32", "float64", "both"), default="both", help="default %(default)s")
     b.add_argument("--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), help="kernel families to run")
     b.add_argument("--repeats", type=_positive_int, default=7, help="interleaved rounds per case (default %(default)s)")

@@ -24,3 +24,50 @@ GOMP_SPINCOUNT = 1000
 #: Softmax works through its rows in blocks of about this many elements, kept
 #: in L1 while the block's exponentials are taken in one vectorised loop.
 SOFTMAX_BLOCK_ELEMENTS = 2048
+
+# ---------------------------------------------------------------- CUDA
+# Launch configuration of the @cuda.jit kernels (fastnn.kernels.cuda).
+
+#: GEMM block tile (rows x columns of C), depth of a K step, and the
+#: register block each thread computes: 16 x 16 threads of 4 x 4 outputs.
+GEMM_TILE_M = 64
+GEMM_TILE_N = 64
+GEMM_TILE_K = 16
+GEMM_THREAD_M = 4
+GEMM_THREAD_N = 4
+
+#: Threads per block of the elementwise, row-wise and reduction kernels.
+CUDA_BLOCK = 256
+
+#: Row kernels (softmax, SVM) give each row one warp while C is at most this,
+#: and a whole block beyond it.
+CUDA_WARP_ROW_MAX_C = 1024
+
+#: Values each thread keeps in registers in the row kernels; a row that fits
+#: (C <= threads per row * this) is read from global memory once.
+CUDA_VALUES_PER_THREAD = 8
+
+#: Upper bound on blocks of the grid-stride elementwise kernels.
+CUDA_MAX_BLOCKS = 4096
+
+#: The same settings on Numba's CUDA simulator (CI), where every GPU thread is
+#: a Python thread: small enough to run quickly, and small enough that tiny
+#: test inputs still cross GEMM tiles, take the block-per-row path and
+#: overflow the register cache, exactly as large inputs do on a GPU.
+CUDA_SIMULATOR_OVERRIDES = {
+    "GEMM_TILE_M": 8,
+    "GEMM_TILE_N": 8,
+    "GEMM_TILE_K": 4,
+    "GEMM_THREAD_M": 2,
+    "GEMM_THREAD_N": 2,
+    "CUDA_BLOCK": 64,
+    "CUDA_WARP_ROW_MAX_C": 64,
+    "CUDA_VALUES_PER_THREAD": 2,
+}
+
+
+def cuda_setting(name, simulator):
+    """A CUDA launch setting, for the simulator or for a real GPU."""
+    if simulator and name in CUDA_SIMULATOR_OVERRIDES:
+        return CUDA_SIMULATOR_OVERRIDES[name]
+    return globals()[name]

@@ -7,13 +7,13 @@ integers count as float64, mixed inputs become float64), and hands them to
 the Numba kernels in :mod:`fastnn.kernels.cpu`.
 """
 
-import math
-
 import numpy as np
 
 from fastnn.kernels import cpu
 from fastnn.validation import (
     as_float_arrays,
+    check_affine_grad,
+    check_affine_params,
     as_labels,
     check_ndim,
     check_out,
@@ -34,24 +34,6 @@ __all__ = [
 ]
 
 
-def _check_affine_params(x, w, b):
-    if x.ndim < 1:
-        raise ValueError(f"x: expected an array of shape (N, d_1, ..., d_k), got a scalar of shape {x.shape}")
-    d = math.prod(x.shape[1:])
-    check_ndim("w", w, 2, "(D, M)")
-    if w.shape[0] != d:
-        raise ValueError(
-            f"w: expected shape ({d}, M) since x of shape {x.shape} flattens to D = {d} "
-            f"features per row, got shape {w.shape}"
-        )
-    check_shape("b", b, (w.shape[1],), f"one bias per column of w, M = {w.shape[1]}")
-    return x.reshape(x.shape[0], d)
-
-
-def _check_affine_grad(dout, x, w):
-    check_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of the forward output (N, M)")
-
-
 def affine_forward(x, w, b):
     """
     Computes the forward pass for an affine (fully connected) layer.
@@ -66,7 +48,7 @@ def affine_forward(x, w, b):
     - cache: (x, w, b), the converted inputs
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
-    x2 = _check_affine_params(x, w, b)
+    x2 = check_affine_params(x, w, b)
     return cpu.affine_forward(x2, w, b), (x, w, b)
 
 
@@ -85,8 +67,8 @@ def affine_backward(dout, cache):
     """
     x, w, b = unpack_cache(cache, ("x", "w", "b"), "affine_forward")
     dout, x, w, b = as_float_arrays(("dout", "x", "w", "b"), dout, x, w, b)
-    x2 = _check_affine_params(x, w, b)
-    _check_affine_grad(dout, x, w)
+    x2 = check_affine_params(x, w, b)
+    check_affine_grad(dout, x, w)
     dx2, dw, db = cpu.affine_backward(dout, x2, w)
     return dx2.reshape(x.shape), dw, db
 
@@ -153,7 +135,7 @@ def affine_relu_forward(x, w, b):
       (N, M) is the affine output before the ReLU
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
-    x2 = _check_affine_params(x, w, b)
+    x2 = check_affine_params(x, w, b)
     a, out = cpu.affine_relu_forward(x2, w, b)
     return out, ((x, w, b), a)
 
@@ -174,8 +156,8 @@ def affine_relu_backward(dout, cache):
     fc_cache, a = unpack_cache(cache, ("fc_cache", "relu_cache"), "affine_relu_forward")
     x, w, b = unpack_cache(fc_cache, ("x", "w", "b"), "affine_relu_forward")
     dout, a, x, w, b = as_float_arrays(("dout", "relu_cache", "x", "w", "b"), dout, a, x, w, b)
-    x2 = _check_affine_params(x, w, b)
-    _check_affine_grad(dout, x, w)
+    x2 = check_affine_params(x, w, b)
+    check_affine_grad(dout, x, w)
     check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
     dx2, dw, db = cpu.affine_relu_backward(dout, a, x2, w)
     return dx2.reshape(x.shape), dw, db

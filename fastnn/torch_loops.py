@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 
-def _tensors(params, split):
-    W = [torch.from_numpy(params[name]) for name in ("W1", "b1", "W2", "b2")]
-    return W, torch.from_numpy(split.X_train), torch.from_numpy(split.y_train), torch.from_numpy(split.X_test), torch.from_numpy(split.y_test)
+def _tensors(params, split, device):
+    W = [torch.from_numpy(params[name]).to(device) for name in ("W1", "b1", "W2", "b2")]
+    data = (split.X_train, split.y_train, split.X_test, split.y_test)
+    return (W, *(torch.from_numpy(a).to(device) for a in data))
 
 
 @torch.no_grad()
@@ -46,20 +47,27 @@ def _manual_step(W, xb, yb):
     return loss, (xb.T @ dh, dh.sum(0), dW2, db2)
 
 
-def steps(autograd):
-    """A step function for fastnn.train: the seed's loop, with or without autograd."""
+def steps(autograd, device="cpu"):
+    """A step function for fastnn.train: the seed's loop, with or without autograd.
+
+    On a CUDA device the parameters are copied there at the start of a chunk
+    and back at its end; on the CPU they share memory with the NumPy arrays.
+    """
     step = _autograd_step if autograd else _manual_step
 
     def run(params, split, batches, lr, first_step, eval_every):
-        W, X, y, Xt, yt = _tensors(params, split)
+        W, X, y, Xt, yt = _tensors(params, split, device)
         train_loss = test_loss = float("nan")
-        for k, batch in enumerate(torch.from_numpy(batches)):
+        for k, batch in enumerate(torch.from_numpy(batches).to(device)):
             train_loss, grads = step(W, X[batch], y[batch])
             with torch.no_grad():
                 for w, g in zip(W, grads):
                     w -= float(lr) * g
             if (first_step + k) % eval_every == 0:
                 test_loss = _test_loss(W, Xt, yt)
+        if device != "cpu":
+            for name, w in zip(("W1", "b1", "W2", "b2"), W):
+                params[name][...] = w.cpu().numpy()
         return train_loss, test_loss
 
     return run

@@ -97,6 +97,52 @@ def fused_steps(flush_subnormals=False):
     return steps
 
 
+def cuda_steps():
+    """The seed's loop over :mod:`fastnn.cuda`: data, weights and every step on the GPU.
+
+    The parameters are copied to the device at the start of a chunk and back
+    at its end, so the caller's dict is current between chunks.
+    """
+    import fastnn.cuda as G
+    from fastnn.kernels import cuda as K
+
+    device_data = {}
+
+    def steps(params, split, batches, lr, first_step, eval_every):
+        if device_data.get("split") is not split:
+            device_data.clear()
+            device_data.update(
+                split=split,
+                X=G.to_device(split.X_train),
+                y=G.to_device(split.y_train.astype(np.int64).reshape(-1, 1)),
+                Xt=G.to_device(split.X_test),
+                yt=G.to_device(split.y_test.astype(np.int64)),
+            )
+        d = device_data
+        W = {name: G.to_device(value) for name, value in params.items()}
+        rows = G.to_device(np.ascontiguousarray(batches, dtype=np.int64))
+        train_loss = test_loss = float("nan")
+        for k in range(len(batches)):
+            X = K.gather_rows(d["X"], rows[k])
+            y = K.gather_rows(d["y"], rows[k]).reshape(len(batches[k]))
+            hidden, cache1 = G.affine_relu_forward(X, W["W1"], W["b1"])
+            scores, cache2 = G.affine_forward(hidden, W["W2"], W["b2"])
+            train_loss, dscores = G.softmax_loss(scores, y)
+            dhidden, dW2, db2 = G.affine_backward(dscores, cache2)
+            _, dW1, db1 = G.affine_relu_backward(dhidden, cache1)
+            for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
+                K.sgd_update(W[name], grad, lr)
+            if (first_step + k) % eval_every == 0:
+                hidden_t, _ = G.affine_relu_forward(d["Xt"], W["W1"], W["b1"])
+                scores_t, _ = G.affine_forward(hidden_t, W["W2"], W["b2"])
+                test_loss, _ = G.softmax_loss(scores_t, d["yt"])
+        for name, value in W.items():
+            params[name][...] = value.copy_to_host()
+        return train_loss, test_loss
+
+    return steps
+
+
 def engines():
     """Engine name -> function(params, split, batches, lr, first_step, eval_every)."""
     import fastnn.layers

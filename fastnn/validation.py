@@ -6,6 +6,8 @@ arguments through these helpers first, and every failure names the
 argument, what was expected and what was given.
 """
 
+import math
+
 import numpy as np
 
 SUPPORTED_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -134,3 +136,23 @@ def unpack_cache(cache, names, layer):
             + (f" of length {len(cache)}" if isinstance(cache, tuple) else "")
         )
     return cache
+
+
+def check_affine_params(x, w, b):
+    """Check x (N, d_1, ..., d_k), w (D, M), b (M,); return x viewed as (N, D)."""
+    if x.ndim < 1:
+        raise ValueError(f"x: expected an array of shape (N, d_1, ..., d_k), got a scalar of shape {x.shape}")
+    d = math.prod(x.shape[1:])
+    check_ndim("w", w, 2, "(D, M)")
+    if w.shape[0] != d:
+        raise ValueError(
+            f"w: expected shape ({d}, M) since x of shape {x.shape} flattens to D = {d} "
+            f"features per row, got shape {w.shape}"
+        )
+    check_shape("b", b, (w.shape[1],), f"one bias per column of w, M = {w.shape[1]}")
+    return x.reshape(x.shape[0], d)
+
+
+def check_affine_grad(dout, x, w):
+    """Check that dout has the affine output's shape (N, M)."""
+    check_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of the forward output (N, M)")

@@ -1,6 +1,15 @@
+import ctypes
 import os
 
 from hypothesis import settings
+
+# The CUDA tests run in this same session: on a machine without a GPU (CI),
+# on Numba's CUDA simulator.  Numba reads NUMBA_ENABLE_CUDASIM when it is
+# first imported, so this has to happen here, before any test module loads it.
+try:
+    ctypes.CDLL("libcuda.so.1")
+except OSError:
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 # The first call of a kernel compiles it (or loads it from Numba's cache),
 # which can exceed hypothesis' default 200 ms deadline.  CI runs a fixed

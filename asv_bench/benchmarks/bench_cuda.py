@@ -1,0 +1,72 @@
+"""GPU kernels (fastnn.cuda) against PyTorch; skipped where there is no GPU."""
+
+import numpy as np
+
+from .common import rng
+
+
+def _gpu():
+    """fastnn.cuda and torch (or None), or NotImplementedError to skip the benchmark."""
+    try:
+        import fastnn.cuda as G
+        from fastnn.kernels import cuda as K
+    except ImportError as exc:
+        raise NotImplementedError(f"no GPU: {exc}") from exc
+    if K.SIMULATOR:
+        raise NotImplementedError("the CUDA simulator is not timed")
+    try:
+        import torch
+
+        torch = torch if torch.cuda.is_available() else None
+    except ImportError:
+        torch = None
+    return G, K, torch
+
+
+class CudaSoftmax:
+    params = ([(65536, 10), (65536, 1000)],)
+    param_names = ["shape"]
+
+    def setup(self, shape):
+        self.G, self.K, self.torch = _gpu()
+        r = rng()
+        self.x = self.G.to_device(r.standard_normal(shape).astype(np.float32))
+        self.y = self.G.to_device(r.integers(shape[1], size=shape[0]))
+        self.G.softmax_loss(self.x, self.y)
+
+    def time_fastnn(self, shape):
+        self.G.softmax_loss(self.x, self.y)
+        self.K.synchronize()
+
+    def time_torch(self, shape):
+        if self.torch is None:
+            raise NotImplementedError("no torch with CUDA")
+        torch = self.torch
+        leaf = torch.as_tensor(self.x, device="cuda").detach().requires_grad_()
+        torch.nn.functional.cross_entropy(leaf, torch.as_tensor(self.y, device="cuda")).backward()
+        torch.cuda.synchronize()
+
+
+class CudaRelu:
+    def setup(self):
+        self.G, self.K, self.torch = _gpu()
+        self.x = self.G.to_device(rng().standard_normal(1 << 26).astype(np.float32))
+        self.G.relu_forward(self.x)
+
+    def time_fastnn(self):
+        self.G.relu_forward(self.x)
+        self.K.synchronize()
+
+
+class CudaGemm:
+    def setup(self):
+        self.G, self.K, self.torch = _gpu()
+        r = rng()
+        self.a = self.G.to_device(r.standard_normal((4096, 4096)).astype(np.float32))
+        self.b = self.G.to_device(r.standard_normal((4096, 4096)).astype(np.float32))
+        self.bias = self.G.to_device(np.zeros(4096, np.float32))
+        self.G.affine_forward(self.a, self.b, self.bias)
+
+    def time_fastnn_affine_forward(self):
+        self.G.affine_forward(self.a, self.b, self.bias)
+        self.K.synchronize()

@@ -1,0 +1,270 @@
+"""The fastnn layers on an NVIDIA GPU: ``import fastnn.cuda as L``.
+
+Same functions, signatures and error messages as :mod:`fastnn.layers`, on
+GPU arrays: Numba device arrays or anything with ``__cuda_array_interface__``
+(CuPy arrays, PyTorch CUDA tensors), taken without a copy.  Outputs and
+caches stay on the device; losses come back as Python floats.  Host NumPy
+arrays are refused with a TypeError: move them with :func:`to_device`.
+
+Importing this module raises ImportError, saying what is missing, on a
+machine without numba-cuda or without a GPU (set NUMBA_ENABLE_CUDASIM=1
+before numba is imported to run on Numba's simulator instead).
+"""
+
+import numpy as np
+
+from fastnn.kernels import cuda as K
+from fastnn.validation import (
+    SUPPORTED_FLOATS,
+    check_affine_grad,
+    check_affine_params,
+    check_scores,
+    check_shape,
+    unpack_cache,
+)
+
+__all__ = [
+    "to_device",
+    "to_host",
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "softmax_loss",
+    "svm_loss",
+]
+
+SIMULATOR = K.SIMULATOR
+
+
+def to_device(a):
+    """Copy a host array (or anything NumPy accepts) to the GPU."""
+    # np.asarray rather than np.ascontiguousarray, which turns 0-d into 1-d.
+    return K.cuda.to_device(np.asarray(a, order="C"))
+
+
+def to_host(a):
+    """Copy a device array back to a NumPy array."""
+    return a.copy_to_host()
+
+
+def _as_device(name, value):
+    device = K.as_device_array(value)
+    if device is None:
+        raise TypeError(
+            f"{name}: expected a GPU array (a Numba device array, or a CuPy array or PyTorch CUDA tensor, "
+            f"anything with __cuda_array_interface__), got {type(value).__module__}.{type(value).__name__}; "
+            f"move host data with fastnn.cuda.to_device({name})"
+        )
+    return device
+
+
+def _contiguous(name, a):
+    if a.is_c_contiguous():
+        return a
+    if a.ndim > 2:
+        raise ValueError(f"{name}: expected a C-contiguous array when it has more than 2 dimensions, got strides {a.strides}")
+    return K.contiguous(a)
+
+
+def _as_device_floats(names, *values):
+    """Device arrays of one float dtype, C-contiguous (the CPU API's rules)."""
+    arrays = [_as_device(name, v) for name, v in zip(names, values)]
+    dtypes = []
+    for name, a in zip(names, arrays):
+        if a.dtype.kind in "biu":
+            dtypes.append(np.dtype(np.float64))
+        elif a.dtype in SUPPORTED_FLOATS:
+            dtypes.append(a.dtype)
+        else:
+            raise TypeError(
+                f"{name}: expected a float32 or float64 array (integer arrays are treated as float64), got dtype {a.dtype}"
+            )
+    dtype = np.result_type(*dtypes)
+    out = []
+    for name, a in zip(names, arrays):
+        a = _contiguous(name, a)
+        if a.dtype != dtype:
+            a = K.cast(a.reshape(a.size), dtype).reshape(a.shape)
+        out.append(a)
+    return out
+
+
+def _as_device_labels(y, num_rows, num_classes):
+    y = _as_device("y", y)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y: expected integer class labels, got dtype {y.dtype}")
+    check_shape("y", y, (num_rows,), "one label per row of x")
+    y = _contiguous("y", y)
+    if y.dtype != np.int64:
+        y = K.cast(y, np.int64)
+    low, high = K.label_range(y)
+    if low < 0 or high >= num_classes:
+        bad = low if low < 0 else high
+        index = int(np.flatnonzero(y.copy_to_host() == bad)[0])
+        raise ValueError(
+            f"y: expected labels in [0, {num_classes}) for x with {num_classes} classes, got y[{index}] = {bad}"
+        )
+    return y
+
+
+def affine_forward(x, w, b):
+    """
+    Computes the forward pass for an affine layer on the GPU.
+
+    Inputs:
+    - x: Device array of input data, of shape (N, d_1, ..., d_k)
+    - w: Device array of weights, of shape (D, M)
+    - b: Device array of biases, of shape (M,)
+
+    Returns a tuple of:
+    - out: Device array of shape (N, M)
+    - cache: (x, w, b)
+    """
+    x, w, b = _as_device_floats(("x", "w", "b"), x, w, b)
+    x2 = check_affine_params(x, w, b)
+    return K.gemm(x2, w, bias=b), (x, w, b)
+
+
+def affine_backward(dout, cache):
+    """
+    Computes the backward pass for an affine layer on the GPU.
+
+    Inputs:
+    - dout: Device array of upstream derivatives, of shape (N, M)
+    - cache: (x, w, b) as returned by affine_forward
+
+    Returns a tuple of:
+    - dx: Device array of shape (N, d_1, ..., d_k)
+    - dw: Device array of shape (D, M)
+    - db: Device array of shape (M,)
+    """
+    x, w, b = unpack_cache(cache, ("x", "w", "b"), "affine_forward")
+    dout, x, w, b = _as_device_floats(("dout", "x", "w", "b"), dout, x, w, b)
+    x2 = check_affine_params(x, w, b)
+    check_affine_grad(dout, x, w)
+    dx = K.gemm(dout, w, trans_b=True)
+    dw = K.gemm(x2, dout, trans_a=True)
+    return dx.reshape(x.shape), dw, K.column_sums(dout)
+
+
+def relu_forward(x):
+    """
+    Computes the forward pass for a layer of ReLUs on the GPU.
+
+    Inputs:
+    - x: Device array of any shape
+
+    Returns a tuple of:
+    - out: Device array max(x, 0), of x's shape
+    - cache: x
+    """
+    (x,) = _as_device_floats(("x",), x)
+    out = K.cuda.device_array(x.shape, x.dtype)
+    if x.size:
+        K.relu_forward(x.reshape(x.size), out.reshape(x.size))
+    return out, x
+
+
+def relu_backward(dout, cache):
+    """
+    Computes the backward pass for a layer of ReLUs on the GPU (gradient passes where x >= 0).
+
+    Inputs:
+    - dout: Device array of upstream derivatives
+    - cache: Device array x, of dout's shape
+
+    Returns:
+    - dx: Device array of dout's shape
+    """
+    dout, x = _as_device_floats(("dout", "cache"), dout, cache)
+    check_shape("dout", dout, x.shape, "the shape of the cached input x")
+    dx = K.cuda.device_array(x.shape, x.dtype)
+    if x.size:
+        K.relu_backward(dout.reshape(x.size), x.reshape(x.size), dx.reshape(x.size))
+    return dx
+
+
+def affine_relu_forward(x, w, b):
+    """
+    Affine transform followed by a ReLU, both in the GEMM's epilogue, on the GPU.
+
+    Inputs:
+    - x: Device array of shape (N, d_1, ..., d_k)
+    - w: Device array of shape (D, M)
+    - b: Device array of shape (M,)
+
+    Returns a tuple of:
+    - out: Device array of shape (N, M)
+    - cache: ((x, w, b), a) with a the pre-activation, of shape (N, M)
+    """
+    x, w, b = _as_device_floats(("x", "w", "b"), x, w, b)
+    x2 = check_affine_params(x, w, b)
+    a, out = K.gemm(x2, w, bias=b, relu=True)
+    return out, ((x, w, b), a)
+
+
+def affine_relu_backward(dout, cache):
+    """
+    Backward pass for the affine-ReLU layer on the GPU.
+
+    Inputs:
+    - dout: Device array of shape (N, M)
+    - cache: ((x, w, b), a) as returned by affine_relu_forward
+
+    Returns a tuple of:
+    - dx: Device array of shape (N, d_1, ..., d_k)
+    - dw: Device array of shape (D, M)
+    - db: Device array of shape (M,)
+    """
+    fc_cache, a = unpack_cache(cache, ("fc_cache", "relu_cache"), "affine_relu_forward")
+    x, w, b = unpack_cache(fc_cache, ("x", "w", "b"), "affine_relu_forward")
+    dout, a, x, w, b = _as_device_floats(("dout", "relu_cache", "x", "w", "b"), dout, a, x, w, b)
+    x2 = check_affine_params(x, w, b)
+    check_affine_grad(dout, x, w)
+    check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
+    db, da = K.column_sums(dout, a)
+    dx = K.gemm(da, w, trans_b=True)
+    dw = K.gemm(x2, da, trans_a=True)
+    return dx.reshape(x.shape), dw, db
+
+
+def _loss(kernel, x, y):
+    (x,) = _as_device_floats(("x",), x)
+    check_scores(x)
+    y = _as_device_labels(y, *x.shape)
+    return kernel(x, y)
+
+
+def softmax_loss(x, y):
+    """
+    Softmax loss and gradient on the GPU, fused per row, loss reduced on the device.
+
+    Inputs:
+    - x: Device array of scores, of shape (N, C)
+    - y: Device array of integer labels, of shape (N,), in [0, C)
+
+    Returns a tuple of:
+    - loss: Python float, the loss averaged over N
+    - dx: Device array of shape (N, C)
+    """
+    return _loss(K.softmax_loss, x, y)
+
+
+def svm_loss(x, y):
+    """
+    Multiclass hinge loss (margin 1) and gradient on the GPU.
+
+    Inputs:
+    - x: Device array of scores, of shape (N, C)
+    - y: Device array of integer labels, of shape (N,), in [0, C)
+
+    Returns a tuple of:
+    - loss: Python float, the loss averaged over N
+    - dx: Device array of shape (N, C)
+    """
+    return _loss(K.svm_loss, x, y)
+
+

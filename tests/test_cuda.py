@@ -1,0 +1,197 @@
+"""fastnn.cuda against the NumPy reference and the CPU kernels.
+
+Without a GPU (CI) these run on Numba's CUDA simulator, which conftest.py
+switches on; its launch shapes are small (fastnn.config), so the small
+inputs here still cross GEMM tiles and take every row-kernel path.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba_cuda", reason="numba-cuda is not installed")
+G = pytest.importorskip("fastnn.cuda")
+
+import fastnn.layers as L  # noqa: E402
+import fastnn.reference as R  # noqa: E402
+from fastnn.kernels import cuda as K  # noqa: E402
+
+from helpers import assert_close, random_array  # noqa: E402
+
+DTYPES = [np.float32, np.float64]
+
+
+def host(a):
+    return a.copy_to_host()
+
+
+def check_gpu_layer(name, inputs, dtype, seed=0):
+    """Forward and backward on the GPU against the reference and the CPU kernels."""
+    rng = np.random.default_rng(seed)
+    out, cache = getattr(G, f"{name}_forward")(*[G.to_device(a) for a in inputs])
+    ref_out, ref_cache = getattr(R, f"{name}_forward")(*[np.asarray(a, dtype) for a in inputs])
+    cpu_out, cpu_cache = getattr(L, f"{name}_forward")(*inputs)
+    assert_close(host(out), ref_out, dtype, f"cuda {name}_forward")
+    assert_close(host(out), cpu_out, dtype, f"cuda vs cpu {name}_forward")
+    dout = random_array(rng, ref_out.shape, dtype)
+    grads = getattr(G, f"{name}_backward")(G.to_device(dout), cache)
+    ref_grads = getattr(R, f"{name}_backward")(dout, ref_cache)
+    if not isinstance(grads, tuple):
+        grads, ref_grads = (grads,), (ref_grads,)
+    for grad_name, grad, ref_grad in zip(("dx", "dw", "db"), grads, ref_grads):
+        assert_close(host(grad), ref_grad, dtype, f"cuda {name}_backward {grad_name}")
+
+
+def check_gpu_loss(name, x, y, dtype):
+    loss, dx = getattr(G, name)(G.to_device(x), G.to_device(y))
+    ref_loss, ref_dx = getattr(R, name)(np.asarray(x, dtype), y)
+    cpu_loss, _ = getattr(L, name)(x, y)
+    assert type(loss) is float
+    for expected in (ref_loss, cpu_loss):
+        assert abs(loss - expected) <= 1e-5 * max(1.0, abs(expected)) if dtype == np.float32 else 1e-12 * max(1.0, abs(expected))
+    assert_close(host(dx), ref_dx, dtype, f"cuda {name} dx", scale_floor=1.0 / len(y))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, m", [((1, 5), 3), ((7, 2, 3), 5), ((19, 9), 21), ((3, 1), 1)])
+@pytest.mark.parametrize("layer", ["affine", "affine_relu"])
+def test_affine_layers(layer, x_shape, m, dtype):
+    rng = np.random.default_rng(1)
+    d = int(np.prod(x_shape[1:]))
+    check_gpu_layer(layer, [random_array(rng, x_shape, dtype), random_array(rng, (d, m), dtype), random_array(rng, m, dtype)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4, 5), (0, 3)])
+def test_relu(shape, dtype):
+    check_gpu_layer("relu", [random_array(np.random.default_rng(2), shape, dtype)], dtype)
+
+
+# C = 5 and 40: a warp per row; 100: a block per row, read once; 150: beyond
+# the registers, so the row is read again (with the simulator's shapes).
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (5, 40), (3, 100), (2, 150)])
+@pytest.mark.parametrize("loss", ["softmax_loss", "svm_loss"])
+def test_losses(loss, shape, dtype):
+    rng = np.random.default_rng(3)
+    check_gpu_loss(loss, random_array(rng, shape, dtype, scale=3.0), rng.integers(shape[1], size=shape[0]), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_logits(dtype):
+    rng = np.random.default_rng(4)
+    check_gpu_loss("softmax_loss", (1e4 * rng.standard_normal((4, 6))).astype(dtype), rng.integers(6, size=4), dtype)
+
+
+def test_integer_and_mixed_inputs_become_float64():
+    x = np.arange(6).reshape(2, 3)
+    w = np.ones((3, 2), np.float32)
+    out, _ = G.affine_forward(G.to_device(x), G.to_device(w), G.to_device(np.zeros(2)))
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(host(out), x @ w)
+
+
+def test_strided_device_views():
+    rng = np.random.default_rng(5)
+    x = random_array(rng, (6, 10), np.float64)
+    view = G.to_device(x)[:, ::2]
+    out, _ = G.relu_forward(view)
+    np.testing.assert_array_equal(host(out), R.relu_forward(x[:, ::2])[0])
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(6)
+    x, w, b = (G.to_device(random_array(rng, s, np.float32)) for s in [(4, 3), (3, 2), (2,)])
+    out, cache = G.affine_relu_forward(x, w, b)
+    grads = G.affine_relu_backward(out, cache)
+    assert {a.dtype for a in (out, *grads)} == {np.dtype(np.float32)}
+
+
+D = G.to_device
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: G.affine_forward(np.ones((2, 3)), D(np.ones((3, 2))), D(np.ones(2))), TypeError, ["x:", "GPU array", "numpy.ndarray", "fastnn.cuda.to_device(x)"]),
+        (lambda: G.relu_forward([1.0, 2.0]), TypeError, ["x:", "GPU array", "list"]),
+        (lambda: G.affine_forward(D(np.ones((2, 3))), D(np.ones((4, 2))), D(np.ones(2))), ValueError, ["w:", "(3, M)", "(4, 2)"]),
+        (lambda: G.affine_forward(D(np.ones((2, 3))), D(np.ones((3, 2))), D(np.ones(3))), ValueError, ["b:", "(2,)", "(3,)"]),
+        (lambda: G.affine_backward(D(np.ones((2, 3))), (D(np.ones((2, 3))), D(np.ones((3, 2))), D(np.ones(2)))), ValueError, ["dout:", "(2, 2)", "(2, 3)"]),
+        (lambda: G.softmax_loss(D(np.ones(3)), D(np.zeros(3, np.int64))), ValueError, ["x:", "2-D", "(3,)"]),
+        (lambda: G.softmax_loss(D(np.ones((2, 3))), D(np.zeros(3, np.int64))), ValueError, ["y:", "(2,)", "(3,)"]),
+        (lambda: G.svm_loss(D(np.ones((2, 3))), D(np.array([0, 3]))), ValueError, ["y:", "[0, 3)", "y[1] = 3"]),
+        (lambda: G.softmax_loss(D(np.ones((2, 3))), D(np.array([-1, 0]))), ValueError, ["y:", "y[0] = -1"]),
+        (lambda: G.softmax_loss(D(np.ones((2, 3))), D(np.zeros(2))), TypeError, ["y:", "integer", "float64"]),
+        (lambda: G.relu_forward(D(np.ones(3, np.complex128))), TypeError, ["x:", "float32 or float64", "complex128"]),
+    ],
+    ids=lambda v: None,
+)
+def test_bad_inputs_get_the_cpu_errors(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_training_engine_matches_the_reference_loop():
+    from fastnn.data import Split
+    from fastnn.train import Recipe, cuda_steps, train_two_layer
+
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((30, 8)), rng.integers(3, size=30)
+    split = Split(X[:20], X[20:], y[:20], y[20:])
+    recipe = Recipe(iters=2, hidden=5, batch_size=4, lr=1e-2)
+    gpu = train_two_layer(cuda_steps(), split, recipe, progress=False)
+    ref = train_two_layer("reference", split, recipe, progress=False)
+    assert gpu.train_loss == pytest.approx(ref.train_loss, rel=1e-12)
+    assert gpu.test_loss == pytest.approx(ref.test_loss, rel=1e-12)
+
+
+@pytest.mark.skipif(K.SIMULATOR, reason="CuPy and torch CUDA tensors need a real GPU")
+@pytest.mark.parametrize("library", ["cupy", "torch"])
+def test_round_trip_with_other_gpu_arrays(library):
+    lib = pytest.importorskip(library)
+    if library == "torch" and not lib.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    x = np.random.default_rng(8).standard_normal((5, 4)).astype(np.float32)
+    foreign = lib.asarray(x) if library == "cupy" else lib.from_numpy(x).cuda()
+    out, _ = G.relu_forward(foreign)
+    np.testing.assert_array_equal(host(out), np.maximum(x, 0))
+
+
+def test_import_without_a_gpu_or_simulator_says_what_is_missing():
+    code = "import fastnn, fastnn.layers\ntry:\n    import fastnn.cuda\nexcept ImportError as e:\n    print('ImportError:', e)"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    if not K.SIMULATOR:
+        pytest.skip("this machine has a GPU")
+    assert "ImportError:" in result.stdout and "NUMBA_ENABLE_CUDASIM" in result.stdout
+
+
+def test_cpu_import_does_not_load_numba_cuda():
+    code = "import sys, fastnn.layers; print(any(m.startswith('numba.cuda') or m.startswith('numba_cuda') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_gpu_bench_plumbing_on_tiny_sizes():
+    from fastnn import bench_cuda
+
+    rows, copy_gbs = bench_cuda.run(repeats=1, tiny=True)
+    table = bench_cuda.format_table(rows, copy_gbs)
+    for case in ("device-to-device copy", "relu_forward", "softmax_loss fwd+bwd", "SGEMM", "train loop"):
+        assert case in table
+    assert copy_gbs > 0
+
+
+def test_bench_cuda_refuses_the_simulator(capsys):
+    from fastnn.cli import main
+
+    if not K.SIMULATOR:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit, match="real GPU"):
+        main(["bench", "--backend", "cuda"])
