@@ -59,23 +59,36 @@ def forward_scores(layers, params, X):
     return scores
 
 
+def seed_step(layers, params, X, y, update):
+    """One step of the seed's loop: forward, backward, then update(name, grad) per parameter."""
+    hidden, cache1 = layers.affine_relu_forward(X, params["W1"], params["b1"])
+    scores, cache2 = layers.affine_forward(hidden, params["W2"], params["b2"])
+    loss, dscores = layers.softmax_loss(scores, y)
+    dhidden, dW2, db2 = layers.affine_backward(dscores, cache2)
+    _, dW1, db1 = layers.affine_relu_backward(dhidden, cache1)
+    for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
+        update(name, grad)
+    return loss
+
+
+def seed_test_loss(layers, params, X, y):
+    """The softmax loss of the whole set X, y, as the seed computes it after each step."""
+    loss, _ = layers.softmax_loss(forward_scores(layers, params, X), y)
+    return loss
+
+
 def _layer_steps(layers):
     """The seed's loop over a chunk of batches, written against a layer module."""
 
     def steps(params, split, batches, lr, first_step, eval_every):
+        def update(name, grad):
+            params[name] -= lr * grad
+
         train_loss = test_loss = float("nan")
         for k, batch in enumerate(batches):
-            X, y = split.X_train[batch], split.y_train[batch]
-            hidden, cache1 = layers.affine_relu_forward(X, params["W1"], params["b1"])
-            scores, cache2 = layers.affine_forward(hidden, params["W2"], params["b2"])
-            train_loss, dscores = layers.softmax_loss(scores, y)
-            dhidden, dW2, db2 = layers.affine_backward(dscores, cache2)
-            _, dW1, db1 = layers.affine_relu_backward(dhidden, cache1)
-            for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
-                params[name] -= lr * grad
+            train_loss = seed_step(layers, params, split.X_train[batch], split.y_train[batch], update)
             if (first_step + k) % eval_every == 0:
-                test_scores = forward_scores(layers, params, split.X_test)
-                test_loss, _ = layers.softmax_loss(test_scores, split.y_test)
+                test_loss = seed_test_loss(layers, params, split.X_test, split.y_test)
         return train_loss, test_loss
 
     return steps
@@ -121,21 +134,17 @@ def cuda_steps():
         d = device_data
         W = {name: G.to_device(value) for name, value in params.items()}
         rows = G.to_device(np.ascontiguousarray(batches, dtype=np.int64))
+
+        def update(name, grad):
+            K.sgd_update(W[name], grad, lr)
+
         train_loss = test_loss = float("nan")
         for k in range(len(batches)):
             X = K.gather_rows(d["X"], rows[k])
             y = K.gather_rows(d["y"], rows[k]).reshape(len(batches[k]))
-            hidden, cache1 = G.affine_relu_forward(X, W["W1"], W["b1"])
-            scores, cache2 = G.affine_forward(hidden, W["W2"], W["b2"])
-            train_loss, dscores = G.softmax_loss(scores, y)
-            dhidden, dW2, db2 = G.affine_backward(dscores, cache2)
-            _, dW1, db1 = G.affine_relu_backward(dhidden, cache1)
-            for name, grad in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
-                K.sgd_update(W[name], grad, lr)
+            train_loss = seed_step(G, W, X, y, update)
             if (first_step + k) % eval_every == 0:
-                hidden_t, _ = G.affine_relu_forward(d["Xt"], W["W1"], W["b1"])
-                scores_t, _ = G.affine_forward(hidden_t, W["W2"], W["b2"])
-                test_loss, _ = G.softmax_loss(scores_t, d["yt"])
+                test_loss = seed_test_loss(G, W, d["Xt"], d["yt"])
         for name, value in W.items():
             params[name][...] = value.copy_to_host()
         return train_loss, test_loss
