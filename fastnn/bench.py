@@ -203,7 +203,56 @@ def _train_cases(dtype, steps, torch):
                  note="the seed's loop; torch: with autograd")]
 
 
-FAMILIES = ("loss", "relu", "affine", "train")
+def _norm_cases(rng, dtype, torch):
+    import fastnn.layers as L
+    import fastnn.reference as R
+
+    n, d = 4096, 1024
+    x = rng.standard_normal((n, d)).astype(dtype)
+    dout = rng.standard_normal((n, d)).astype(dtype)
+    gamma, beta = rng.standard_normal(d).astype(dtype), rng.standard_normal(d).astype(dtype)
+    size, nbytes = f"({n}, {d})", 2 * x.nbytes
+    drop = {"p": 0.5, "mode": "train", "seed": 0}
+    _, drop_cache = L.dropout_forward(x, drop)
+    _, ref_drop_cache = R.dropout_forward(x, dict(drop))
+    cases = [
+        Case("dropout_forward", size, dtype, lambda: R.dropout_forward(x, dict(drop)), lambda: L.dropout_forward(x, drop), bytes=nbytes,
+             note="both include drawing the seeded uniforms"),
+        Case("dropout_backward", size, dtype, lambda: R.dropout_backward(dout, ref_drop_cache), lambda: L.dropout_backward(dout, drop_cache), bytes=nbytes),
+    ]
+    for name in ("batchnorm", "layernorm"):
+        fwd, bwd = getattr(L, f"{name}_forward"), getattr(L, f"{name}_backward")
+        rfwd, rbwd = getattr(R, f"{name}_forward"), getattr(R, f"{name}_backward")
+        _, cache = fwd(x, gamma, beta, {"mode": "train"})
+        _, ref_cache = rfwd(x, gamma, beta, {"mode": "train"})
+        cases.append(Case(f"{name}_forward", size, dtype, lambda rfwd=rfwd: rfwd(x, gamma, beta, {"mode": "train"}),
+                          lambda fwd=fwd: fwd(x, gamma, beta, {"mode": "train"}), bytes=nbytes))
+        cases.append(Case(f"{name}_backward", size, dtype, lambda rbwd=rbwd, c=ref_cache: rbwd(dout, c),
+                          lambda bwd=bwd, c=cache: bwd(dout, c), bytes=3 * x.nbytes))
+    return cases
+
+
+def _optim_cases(rng, dtype, torch):
+    import fastnn.optim as O
+    import fastnn.reference_optim as RO
+
+    w = rng.standard_normal((1024, 1024)).astype(dtype)
+    dw = rng.standard_normal((1024, 1024)).astype(dtype)
+    cases = []
+    for rule in ("sgd", "sgd_momentum", "rmsprop", "adam"):
+        fast_w, fast_config = w.copy(), {"in_place": True, "learning_rate": 1e-6}
+        ref_state = {"w": w.copy(), "config": {"learning_rate": 1e-6}}
+
+        def reference(rule=rule, state=ref_state):
+            state["w"], state["config"] = getattr(RO, rule)(state["w"], dw, state["config"])
+
+        cases.append(Case(f"{rule} step", "(1024, 1024)", dtype, reference,
+                          lambda rule=rule, fw=fast_w, fc=fast_config: getattr(O, rule)(fw, dw, fc), bytes=3 * w.nbytes,
+                          note="fastnn in place (config in_place=True)"))
+    return cases
+
+
+FAMILIES = ("loss", "relu", "affine", "norm", "optim", "train")
 
 
 def build_cases(dtypes=("float32", "float64"), families=FAMILIES, train_steps=2000, with_torch=True):
@@ -218,6 +267,10 @@ def build_cases(dtypes=("float32", "float64"), families=FAMILIES, train_steps=20
             cases += _relu_cases(rng, dtype, torch)
         if "affine" in families:
             cases += _affine_cases(rng, dtype, torch)
+        if "norm" in families:
+            cases += _norm_cases(rng, dtype, torch)
+        if "optim" in families:
+            cases += _optim_cases(rng, dtype, torch)
         if "train" in families:
             cases += _train_cases(dtype, train_steps, torch)
     return cases

@@ -21,67 +21,135 @@ def _positive_float(text):
     return value
 
 
+def _hidden_sizes(text):
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 512,256, got {text}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 512,256, got {text}")
+    return sizes
+
+
+def _keep_probability(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a keep probability in (0, 1], got {text}")
+    return value
+
+
 def _add_train_parser(commands):
+    from fastnn.recipe import NetRecipe
     from fastnn.train import Recipe
 
-    defaults = Recipe()
+    seed_defaults, net = Recipe(), NetRecipe()
     p = commands.add_parser(
         "train",
-        help="train the seed's 64-100-10 net on the bundled digits",
-        description="Train the seed notebook's two-layer net (affine, ReLU, affine, softmax) "
-        "with plain SGD on scikit-learn's digits, split 70/30. The defaults are the seed's recipe.",
+        help="train a classifier on the bundled digits",
+        description="Train on scikit-learn's digits (70/30 split). By default: the best recipe found, an ensemble "
+        f"of {net.ensemble} 64-{'-'.join(map(str, net.hidden))}-10 batchnorm nets trained with Adam. "
+        "--seed-recipe runs the seed notebook's experiment instead (the 64-100-10 net, plain SGD).",
     )
-    p.add_argument("--iters", type=_positive_int, default=defaults.iters, help="SGD steps (default %(default)s)")
-    p.add_argument("--lr", type=_positive_float, default=defaults.lr, help="learning rate (default %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="default %(default)s")
-    p.add_argument("--hidden", type=_positive_int, default=defaults.hidden, help="hidden units (default %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="seed of split, init and batches (default %(default)s)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="default %(default)s")
-    p.add_argument(
+    p.add_argument("--seed-recipe", action="store_true", help="the seed notebook's exact experiment")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and batches (default %(default)s)")
+    p.add_argument("--dtype", choices=("float32", "float64"), help="default: float32, or float64 with --seed-recipe")
+    p.add_argument("--lr", type=_positive_float, help=f"learning rate (default {net.lr}, or {seed_defaults.lr} with --seed-recipe)")
+    p.add_argument("--batch-size", type=_positive_int, help=f"default {net.batch_size}, or {seed_defaults.batch_size} with --seed-recipe")
+    p.add_argument("--hidden", type=_hidden_sizes, help="hidden sizes, e.g. 512,256 (default 512,256, or 100 with --seed-recipe)")
+    p.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    g = p.add_argument_group("the default recipe")
+    g.add_argument("--model", choices=("two-layer", "fc"), default=net.model, help="default %(default)s")
+    g.add_argument("--optimizer", choices=("sgd", "momentum", "rmsprop", "adam"), default=net.optimizer, help="default %(default)s")
+    g.add_argument("--epochs", type=_positive_int, default=net.epochs, help="default %(default)s")
+    g.add_argument("--dropout", type=_keep_probability, default=net.dropout, help="keep probability (default %(default)s: none)")
+    g.add_argument("--norm", choices=("batchnorm", "layernorm", "none"), default=net.norm, help="default %(default)s")
+    g.add_argument("--init", choices=("he", "xavier", "normal", "uniform"), default=net.init, help="default %(default)s")
+    g.add_argument("--augment", action="store_true", help="random shifts, small rotations and noise per batch")
+    g.add_argument("--ensemble", type=_positive_int, default=net.ensemble, help="nets averaged (default %(default)s)")
+    g.add_argument("--plot", metavar="FILE.png", help="loss and train/validation accuracy curves (matplotlib)")
+    g.add_argument("--metrics", metavar="FILE.json", help="write the final numbers as JSON")
+    s = p.add_argument_group("--seed-recipe only")
+    s.add_argument("--iters", type=_positive_int, default=seed_defaults.iters, help="SGD steps (default %(default)s)")
+    s.add_argument(
         "--eval-every",
         type=_positive_int,
-        default=defaults.eval_every,
+        default=seed_defaults.eval_every,
         help="run the test set forward every this many steps; the seed does it every step (default %(default)s)",
     )
-    p.add_argument(
+    s.add_argument(
         "--engine",
         choices=("fused", "layers", "reference"),
         default="fused",
         help="fused: every step compiled (fastnn.trainer); layers: the seed's Python loop over fastnn.layers; "
         "reference: the same loop over the NumPy oracle (default %(default)s)",
     )
-    p.add_argument(
-        "--compare",
-        action="store_true",
-        help="run every engine (and PyTorch, where installed) on identical batches and compare",
+    s.add_argument("--compare", action="store_true", help="run every engine (and PyTorch, where installed) on identical batches")
+    s.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: train with fastnn.cuda on the GPU")
+    s.add_argument("--flush-subnormals", action="store_true", help="fused engine: set subnormal loss gradients to zero")
+
+
+def _run_recipe(args):
+    import json
+
+    from fastnn.data import digits_split
+    from fastnn.recipe import NetRecipe, plot_history, train_recipe
+
+    recipe = NetRecipe(
+        model=args.model, hidden=args.hidden or NetRecipe.hidden, optimizer="sgd_momentum" if args.optimizer == "momentum" else args.optimizer,
+        lr=args.lr or NetRecipe.lr, epochs=args.epochs, batch_size=args.batch_size or NetRecipe.batch_size,
+        dropout=args.dropout, norm=None if args.norm == "none" else args.norm, init=args.init, augment=args.augment,
+        ensemble=args.ensemble, seed=args.seed,
     )
-    p.add_argument(
-        "--backend",
-        choices=("cpu", "cuda"),
-        default="cpu",
-        help="cuda: train with fastnn.cuda on the GPU (needs numba-cuda and a GPU) (default %(default)s)",
+    split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype or "float32"))
+    print(
+        f"digits: {len(split.y_train)} train / {len(split.y_test)} test; {recipe.ensemble} x {recipe.model} "
+        f"64-{'-'.join(map(str, recipe.hidden))}-10, norm {recipe.norm}, dropout keep {recipe.dropout}, {recipe.optimizer} "
+        f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment {recipe.augment}, seed {args.seed}"
     )
-    p.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
-    p.add_argument(
-        "--flush-subnormals",
-        action="store_true",
-        help="fused engine: set subnormal loss gradients to zero (matters in float32)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    result = train_recipe(recipe, split, progress=not args.no_progress)
+    print(f"members' test accuracies: {', '.join(f'{a:.4f}' for a in result.member_accuracies)}")
+    print(f"test accuracy {result.accuracy:.4f}, wall time {result.seconds:.2f} s")
+    if args.plot:
+        plot_history(result.solvers[0], args.plot)
+        print(f"curves of the first member written to {args.plot}")
+    if args.metrics:
+        metrics = {
+            "test_accuracy": result.accuracy, "seconds": result.seconds, "member_test_accuracies": result.member_accuracies,
+            "best_val_accuracies": [s.best_val_acc for s in result.solvers], "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(recipe).items()},
+        }
+        with open(args.metrics, "w") as f:
+            json.dump(metrics, f, indent=2)
+        print(f"metrics written to {args.metrics}")
+    return 0
 
 
 def _run_train(args):
     from fastnn import threads
-    from fastnn.data import digits_split
-    from fastnn.train import Recipe, engines, train_two_layer
 
     if args.threads:
         threads.set_num_threads(args.threads)
-    recipe = Recipe(args.iters, args.lr, args.batch_size, args.hidden, args.seed, args.eval_every)
+    if not args.seed_recipe:
+        return _run_recipe(args)
+    return _run_seed_recipe(args)
+
+
+def _run_seed_recipe(args):
+    from fastnn import threads
+    from fastnn.data import digits_split
+    from fastnn.train import Recipe, engines, train_two_layer
+
+    defaults = Recipe()
+    if args.hidden and len(args.hidden) != 1:
+        raise SystemExit(f"fastnn train --seed-recipe: --hidden takes one size for the 64-H-10 net, got {args.hidden}")
+    hidden = args.hidden[0] if args.hidden else defaults.hidden
+    args.hidden = hidden
+    recipe = Recipe(args.iters, args.lr or defaults.lr, args.batch_size or defaults.batch_size, hidden, args.seed, args.eval_every)
+    args.dtype = args.dtype or "float64"
     split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype))
     print(
         f"digits: {len(split.y_train)} train / {len(split.y_test)} test, net 64-{args.hidden}-10, "
-        f"{args.dtype}, {args.iters} SGD steps, lr {args.lr}, batch {args.batch_size}, seed {args.seed}"
+        f"{args.dtype}, {args.iters} SGD steps, lr {recipe.lr}, batch {recipe.batch_size}, seed {args.seed}"
     )
     table = engines()
     if args.flush_subnormals:
@@ -93,7 +161,7 @@ def _run_train(args):
         names = list(table) if args.compare else ["cuda"]
     else:
         names = list(table) if args.compare else [args.engine]
-    warm = Recipe(iters=2, hidden=args.hidden, batch_size=args.batch_size)
+    warm = Recipe(iters=2, hidden=hidden, batch_size=recipe.batch_size)
     for name in names:
         if name in ("fused", "layers", "cuda"):
             start = time.perf_counter()

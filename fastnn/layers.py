@@ -10,10 +10,14 @@ the Numba kernels in :mod:`fastnn.kernels.cpu`.
 import numpy as np
 
 from fastnn.kernels import cpu
+from fastnn.kernels import normalization as N
+from fastnn.rng import dropout_uniforms
 from fastnn.validation import (
     as_float_arrays,
     check_affine_grad,
     check_affine_params,
+    check_keep_probability,
+    check_mode,
     as_labels,
     check_ndim,
     check_out,
@@ -31,6 +35,14 @@ __all__ = [
     "affine_relu_backward",
     "softmax_loss",
     "svm_loss",
+    "dropout_forward",
+    "dropout_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "affine_norm_relu_forward",
+    "affine_norm_relu_backward",
 ]
 
 
@@ -201,3 +213,216 @@ def svm_loss(x, y):
     - dx: Gradient of the loss with respect to x, of shape (N, C)
     """
     return _loss(cpu.svm_loss, x, y)
+
+
+def dropout_forward(x, dropout_param):
+    """
+    Inverted dropout: keep each unit with probability p and scale it by 1/p.
+
+    Inputs:
+    - x: Input data, of any shape
+    - dropout_param: Dict with
+      - p: Keep probability, in (0, 1]
+      - mode: 'train' or 'test' (test mode is the identity)
+      - seed: Optional; the same seed gives the same mask here and in
+        fastnn.reference
+
+    Returns a tuple of:
+    - out: Array of x's shape
+    - cache: (dropout_param, mask), mask a boolean array (None in test mode)
+    """
+    mode = check_mode("dropout_param", dropout_param)
+    p = check_keep_probability(dropout_param)
+    (x,) = as_float_arrays(("x",), x)
+    if mode == "test":
+        return x.copy(), (dropout_param, None)
+    out = np.empty_like(x)
+    mask = np.empty(x.shape, np.bool_)
+    uniforms = dropout_uniforms(dropout_param, x.shape, x.dtype)
+    N.dropout_forward(x.reshape(-1), uniforms.reshape(-1), x.dtype.type(p), out.reshape(-1), mask.reshape(-1))
+    return out, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """
+    Backward pass of inverted dropout.
+
+    Inputs:
+    - dout: Upstream derivatives, of any shape
+    - cache: (dropout_param, mask) from dropout_forward
+
+    Returns:
+    - dx: Gradient with respect to x, of dout's shape
+    """
+    dropout_param, mask = unpack_cache(cache, ("dropout_param", "mask"), "dropout_forward")
+    (dout,) = as_float_arrays(("dout",), dout)
+    if mask is None:
+        return dout.copy()
+    check_shape("dout", dout, mask.shape, "the shape of the dropout mask")
+    dx = np.empty_like(dout)
+    p = check_keep_probability(dropout_param)
+    N.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), dout.dtype.type(p), dx.reshape(-1))
+    return dx
+
+
+def _check_norm_inputs(x, gamma, beta):
+    x, gamma, beta = as_float_arrays(("x", "gamma", "beta"), x, gamma, beta)
+    check_ndim("x", x, 2, "(N, D)")
+    check_shape("gamma", gamma, (x.shape[1],), "one scale per feature")
+    check_shape("beta", beta, (x.shape[1],), "one shift per feature")
+    return x, gamma, beta
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """
+    Batch normalisation of each feature over the batch.
+
+    In 'train' mode the batch mean and biased variance normalise x, and
+    bn_param's running_mean and running_var become
+    momentum * running + (1 - momentum) * batch; 'test' mode uses them.
+
+    Inputs:
+    - x: Data, of shape (N, D)
+    - gamma: Scale, of shape (D,)
+    - beta: Shift, of shape (D,)
+    - bn_param: Dict with mode ('train' or 'test'), eps (default 1e-5),
+      momentum (default 0.9), running_mean and running_var (shape (D,),
+      created as zeros)
+
+    Returns a tuple of:
+    - out: Array of shape (N, D)
+    - cache: (xhat, gamma, inv_std, mode)
+    """
+    mode = check_mode("bn_param", bn_param)
+    x, gamma, beta = _check_norm_inputs(x, gamma, beta)
+    if mode == "train" and x.shape[0] == 0:
+        raise ValueError(f"x: expected at least one row to take batch statistics from, got shape {x.shape}")
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    d = x.shape[1]
+    running_mean = np.asarray(bn_param.get("running_mean", np.zeros(d, x.dtype)), x.dtype)
+    running_var = np.asarray(bn_param.get("running_var", np.zeros(d, x.dtype)), x.dtype)
+    check_shape("bn_param['running_mean']", running_mean, (d,), "one per feature")
+    check_shape("bn_param['running_var']", running_var, (d,), "one per feature")
+    if mode == "train":
+        mean, var = N.column_moments(x)
+        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
+        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
+    else:
+        mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = np.empty_like(x)
+    out = np.empty_like(x)
+    N.normalize_columns(x, mean, inv_std, gamma, beta, xhat, out)
+    return out, (xhat, gamma, inv_std.astype(x.dtype), mode)
+
+
+def batchnorm_backward(dout, cache):
+    """
+    Backward pass of batch normalisation.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, D)
+    - cache: (xhat, gamma, inv_std, mode) from batchnorm_forward
+
+    Returns a tuple of:
+    - dx: Array of shape (N, D)
+    - dgamma: Array of shape (D,)
+    - dbeta: Array of shape (D,)
+    """
+    xhat, gamma, inv_std, mode = unpack_cache(cache, ("xhat", "gamma", "inv_std", "mode"), "batchnorm_forward")
+    dout, xhat, gamma, inv_std = as_float_arrays(("dout", "xhat", "gamma", "inv_std"), dout, xhat, gamma, inv_std)
+    check_shape("dout", dout, xhat.shape, "the shape of the forward output (N, D)")
+    dx = np.empty_like(dout)
+    dgamma = np.empty(dout.shape[1], dout.dtype)
+    dbeta = np.empty(dout.shape[1], dout.dtype)
+    N.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """
+    Layer normalisation of each example over its features (same in train and test).
+
+    Inputs:
+    - x: Data, of shape (N, D)
+    - gamma: Scale, of shape (D,)
+    - beta: Shift, of shape (D,)
+    - ln_param: Dict with eps (default 1e-5)
+
+    Returns a tuple of:
+    - out: Array of shape (N, D)
+    - cache: (xhat, gamma, inv_std) with inv_std of shape (N, 1)
+    """
+    if not isinstance(ln_param, dict):
+        raise TypeError(f"ln_param: expected a dict, got {type(ln_param).__name__}")
+    x, gamma, beta = _check_norm_inputs(x, gamma, beta)
+    xhat = np.empty_like(x)
+    out = np.empty_like(x)
+    inv_std = np.empty(x.shape[0], x.dtype)
+    N.layernorm_forward(x, gamma, beta, float(ln_param.get("eps", 1e-5)), xhat, out, inv_std)
+    return out, (xhat, gamma, inv_std.reshape(-1, 1))
+
+
+def layernorm_backward(dout, cache):
+    """
+    Backward pass of layer normalisation.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, D)
+    - cache: (xhat, gamma, inv_std) from layernorm_forward
+
+    Returns a tuple of:
+    - dx: Array of shape (N, D)
+    - dgamma: Array of shape (D,)
+    - dbeta: Array of shape (D,)
+    """
+    xhat, gamma, inv_std = unpack_cache(cache, ("xhat", "gamma", "inv_std"), "layernorm_forward")
+    dout, xhat, gamma, inv_std = as_float_arrays(("dout", "xhat", "gamma", "inv_std"), dout, xhat, gamma, inv_std)
+    check_shape("dout", dout, xhat.shape, "the shape of the forward output (N, D)")
+    dx = np.empty_like(dout)
+    dgamma = np.empty(dout.shape[1], dout.dtype)
+    dbeta = np.empty(dout.shape[1], dout.dtype)
+    N.layernorm_backward(dout, xhat, gamma, inv_std.reshape(-1), dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
+
+
+_NORMS = {"batchnorm": (batchnorm_forward, batchnorm_backward), "layernorm": (layernorm_forward, layernorm_backward)}
+
+
+def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm"):
+    """
+    Affine, then batch or layer normalisation, then ReLU.
+
+    Inputs:
+    - x, w, b: As for affine_forward
+    - gamma, beta: Of shape (M,)
+    - norm_param: bn_param or ln_param
+    - norm: 'batchnorm' or 'layernorm'
+
+    Returns a tuple of:
+    - out: Array of shape (N, M)
+    - cache: (fc_cache, norm_cache, relu_cache, norm)
+    """
+    if norm not in _NORMS:
+        raise ValueError(f"norm: expected 'batchnorm' or 'layernorm', got {norm!r}")
+    a, fc_cache = affine_forward(x, w, b)
+    n, norm_cache = _NORMS[norm][0](a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(n)
+    return out, (fc_cache, norm_cache, relu_cache, norm)
+
+
+def affine_norm_relu_backward(dout, cache):
+    """
+    Backward pass of affine_norm_relu_forward.
+
+    Returns a tuple of:
+    - dx, dw, db, dgamma, dbeta
+    """
+    fc_cache, norm_cache, relu_cache, norm = unpack_cache(
+        cache, ("fc_cache", "norm_cache", "relu_cache", "norm"), "affine_norm_relu_forward"
+    )
+    dn = relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = _NORMS[norm][1](dn, norm_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta

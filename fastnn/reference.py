@@ -169,3 +169,167 @@ def svm_loss(x, y):
     dx[rows, y] -= positive.sum(axis=1)
     dx /= n
     return float(loss), dx
+
+
+def dropout_forward(x, dropout_param):
+    """
+    Inverted dropout: keep each unit with probability p and scale it by 1/p.
+
+    Inputs:
+    - x: Input data, of any shape
+    - dropout_param: Dict with
+      - p: Keep probability, in (0, 1]
+      - mode: 'train' or 'test' (the identity)
+      - seed: Optional; makes the mask reproducible
+
+    Returns a tuple of:
+    - out: Array of x's shape
+    - cache: (dropout_param, mask); mask is None in test mode
+    """
+    from fastnn.rng import dropout_uniforms
+
+    p = dropout_param["p"]
+    if dropout_param["mode"] == "test":
+        return x.copy(), (dropout_param, None)
+    mask = dropout_uniforms(dropout_param, x.shape, x.dtype) < p
+    return x * mask / x.dtype.type(p), (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """
+    Backward pass of inverted dropout.
+
+    Inputs:
+    - dout: Upstream derivatives, of any shape
+    - cache: (dropout_param, mask) from dropout_forward
+
+    Returns:
+    - dx: Gradient with respect to x, of dout's shape
+    """
+    dropout_param, mask = cache
+    if mask is None:
+        return dout.copy()
+    return dout * mask / dout.dtype.type(dropout_param["p"])
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """
+    Batch normalisation of each feature over the batch.
+
+    In 'train' mode the batch mean and (biased) variance normalise x and
+    update bn_param's running_mean and running_var as
+    running = momentum * running + (1 - momentum) * batch; in 'test' mode the
+    running statistics are used.
+
+    Inputs:
+    - x: Data, of shape (N, D)
+    - gamma: Scale, of shape (D,)
+    - beta: Shift, of shape (D,)
+    - bn_param: Dict with mode ('train' or 'test'), eps (default 1e-5),
+      momentum (default 0.9), running_mean and running_var (shape (D,),
+      zeros when absent)
+
+    Returns a tuple of:
+    - out: Array of shape (N, D)
+    - cache: (xhat, gamma, inv_std, mode)
+    """
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    d = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(d, x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(d, x.dtype))
+    if bn_param["mode"] == "train":
+        mean = x.mean(axis=0)
+        var = x.var(axis=0)
+        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
+        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    return gamma * xhat + beta, (xhat, gamma, inv_std, bn_param["mode"])
+
+
+def batchnorm_backward(dout, cache):
+    """
+    Backward pass of batch normalisation.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, D)
+    - cache: From batchnorm_forward
+
+    Returns a tuple of:
+    - dx: Array of shape (N, D)
+    - dgamma: Array of shape (D,)
+    - dbeta: Array of shape (D,)
+    """
+    xhat, gamma, inv_std, mode = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    if mode == "test":
+        return dxhat * inv_std, dgamma, dbeta
+    n = dout.shape[0]
+    dx = inv_std / n * (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """
+    Layer normalisation of each example over its features (same in train and test).
+
+    Inputs:
+    - x: Data, of shape (N, D)
+    - gamma: Scale, of shape (D,)
+    - beta: Shift, of shape (D,)
+    - ln_param: Dict with eps (default 1e-5)
+
+    Returns a tuple of:
+    - out: Array of shape (N, D)
+    - cache: (xhat, gamma, inv_std) with inv_std of shape (N, 1)
+    """
+    eps = ln_param.get("eps", 1e-5)
+    mean = x.mean(axis=1, keepdims=True)
+    var = x.var(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    return gamma * xhat + beta, (xhat, gamma, inv_std)
+
+
+def layernorm_backward(dout, cache):
+    """
+    Backward pass of layer normalisation.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, D)
+    - cache: From layernorm_forward
+
+    Returns a tuple of:
+    - dx: Array of shape (N, D)
+    - dgamma: Array of shape (D,)
+    - dbeta: Array of shape (D,)
+    """
+    xhat, gamma, inv_std = cache
+    d = dout.shape[1]
+    dxhat = dout * gamma
+    dx = inv_std / d * (d * dxhat - dxhat.sum(axis=1, keepdims=True) - xhat * (dxhat * xhat).sum(axis=1, keepdims=True))
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+_NORMS = {"batchnorm": (batchnorm_forward, batchnorm_backward), "layernorm": (layernorm_forward, layernorm_backward)}
+
+
+def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm"):
+    """Affine, then batch or layer normalisation, then ReLU; see fastnn.layers."""
+    a, fc_cache = affine_forward(x, w, b)
+    n, norm_cache = _NORMS[norm][0](a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(n)
+    return out, (fc_cache, norm_cache, relu_cache, norm)
+
+
+def affine_norm_relu_backward(dout, cache):
+    """Backward pass of affine_norm_relu_forward: (dx, dw, db, dgamma, dbeta)."""
+    fc_cache, norm_cache, relu_cache, norm = cache
+    da, dgamma, dbeta = _NORMS[norm][1](relu_backward(dout, relu_cache), norm_cache)
+    dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta

@@ -156,3 +156,21 @@ def check_affine_params(x, w, b):
 def check_affine_grad(dout, x, w):
     """Check that dout has the affine output's shape (N, M)."""
     check_shape("dout", dout, (x.shape[0], w.shape[1]), "the shape of the forward output (N, M)")
+
+
+def check_mode(param_name, param):
+    """Check that ``param`` is a dict whose 'mode' is 'train' or 'test'; return the mode."""
+    if not isinstance(param, dict):
+        raise TypeError(f"{param_name}: expected a dict, got {type(param).__name__}")
+    mode = param.get("mode", None)
+    if mode not in ("train", "test"):
+        raise ValueError(f"{param_name}['mode']: expected 'train' or 'test', got {mode!r}")
+    return mode
+
+
+def check_keep_probability(dropout_param):
+    """dropout_param['p'] must be a keep probability in (0, 1]."""
+    p = dropout_param.get("p", None)
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
+        raise ValueError(f"dropout_param['p']: expected a keep probability in (0, 1], got {p!r}")
+    return float(p)

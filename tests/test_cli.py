@@ -19,7 +19,7 @@ def _accuracies(output):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_short_training_run_reaches_a_sane_accuracy(capsys, dtype):
-    assert main(["train", "--iters", "500", "--no-progress", "--compare", "--dtype", dtype]) == 0
+    assert main(["train", "--seed-recipe", "--iters", "500", "--no-progress", "--compare", "--dtype", dtype]) == 0
     output = capsys.readouterr().out
     accuracies = _accuracies(output)
     # Chance is 0.1; the seed's recipe is at 0.3-0.5 after 500 steps and 0.70 after 1000.
@@ -52,7 +52,7 @@ def test_training_steps_match_the_reference(engine):
 
 
 def test_train_threads_and_engine_flags(capsys):
-    assert main(["train", "--iters", "50", "--no-progress", "--engine", "layers", "--threads", "1"]) == 0
+    assert main(["train", "--seed-recipe", "--iters", "50", "--no-progress", "--engine", "layers", "--threads", "1"]) == 0
     output = capsys.readouterr().out
     assert "numba 1 threads" in output and "layers: test accuracy" in output
 
@@ -72,7 +72,8 @@ def test_gradcheck_command(capsys):
 
 @pytest.mark.parametrize(
     "argv",
-    [["train", "--iters", "0"], ["train", "--lr", "-1"], ["train", "--dtype", "int8"], ["train", "--engine", "x"], ["bench", "--only", "x"], []],
+    [["train", "--iters", "0"], ["train", "--lr", "-1"], ["train", "--dtype", "int8"], ["train", "--engine", "x"], ["bench", "--only", "x"],
+     ["train", "--hidden", "10,-1"], ["train", "--dropout", "0"], ["train", "--dropout", "1.5"], ["train", "--optimizer", "lbfgs"], []],
 )
 def test_bad_arguments_are_refused(argv):
     with pytest.raises(SystemExit) as info:
@@ -92,3 +93,31 @@ def test_import_is_light():
     code = "import sys, fastnn; print('numba' in sys.modules, 'sklearn' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_default_recipe_short_run_with_plot_and_metrics(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    import json
+
+    png, metrics = tmp_path / "curves.png", tmp_path / "metrics.json"
+    argv = ["train", "--epochs", "3", "--ensemble", "2", "--hidden", "64,32", "--no-progress", "--plot", str(png), "--metrics", str(metrics)]
+    assert main(argv) == 0
+    output = capsys.readouterr().out
+    assert "members' test accuracies" in output
+    numbers = json.loads(metrics.read_text())
+    # Three epochs of two small nets: far from the full recipe (measured 0.83), far above chance (0.1).
+    assert numbers["test_accuracy"] >= 0.5 and len(numbers["member_test_accuracies"]) == 2
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("flags", [["--model", "two-layer", "--hidden", "50", "--optimizer", "momentum", "--lr", "0.05", "--norm", "none"],
+                                   ["--norm", "layernorm", "--dropout", "0.8", "--augment", "--init", "xavier", "--optimizer", "rmsprop"]])
+def test_recipe_flags(capsys, flags):
+    assert main(["train", "--epochs", "2", "--ensemble", "1", "--hidden", "32", "--no-progress", *flags] if "--hidden" not in flags
+                else ["train", "--epochs", "2", "--ensemble", "1", "--no-progress", *flags]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_seed_recipe_takes_one_hidden_size():
+    with pytest.raises(SystemExit, match="one size"):
+        main(["train", "--seed-recipe", "--hidden", "10,10", "--iters", "1"])

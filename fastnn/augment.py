@@ -1,0 +1,48 @@
+"""Seeded data augmentation for the 8x8 digits, applied per batch in compiled code."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastnn.kernels import augment as K
+
+
+@dataclass
+class Augment:
+    """
+    Random shifts, small rotations and Gaussian noise for square images.
+
+    - max_shift: Shifts are whole pixels drawn from [-max_shift, max_shift] per axis
+    - max_degrees: Rotations drawn uniformly from [-max_degrees, max_degrees]
+    - noise_std: Standard deviation of the added Gaussian noise, in pixel units
+    - side: Image side (8 for the digits; rows are side * side pixels)
+    - seed: Seeds every draw, for reproducible runs
+    """
+
+    max_shift: int = 1
+    max_degrees: float = 10.0
+    noise_std: float = 0.3
+    side: int = 8
+    seed: int = None
+
+    def __post_init__(self):
+        self.rng = np.random.default_rng(self.seed)
+
+    def __call__(self, X):
+        """
+        Inputs:
+        - X: Images as rows, of shape (N, side * side)
+
+        Returns:
+        - Augmented copy of X, of the same shape and dtype
+        """
+        X = np.ascontiguousarray(X)
+        if X.ndim != 2 or X.shape[1] != self.side * self.side:
+            raise ValueError(f"X: expected shape (N, {self.side * self.side}) of {self.side}x{self.side} images, got {X.shape}")
+        n = X.shape[0]
+        shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, (n, 2)).astype(np.float64)
+        angles = np.deg2rad(self.rng.uniform(-self.max_degrees, self.max_degrees, n))
+        noise = (self.rng.standard_normal(X.shape) * self.noise_std).astype(X.dtype)
+        out = np.empty_like(X)
+        K.shift_rotate_noise(X, self.side, shifts, angles, noise, out)
+        return out

@@ -1,0 +1,138 @@
+"""The default training recipe of ``fastnn train``: the best found for the digits.
+
+Measured with ``fastnn train --seed S`` for S = 0..4 on the 70/30 split
+(2-core machine, float32): test accuracies 0.9889, 0.9815, 0.9481, 0.9852,
+0.9889, median 0.9852, each run 4.7-5.2 s of wall time; the seed notebook's
+recipe reaches about 0.93.  The recipe is an ensemble of four
+fully connected nets (64-512-256-10, batchnorm, ReLU, He initialisation)
+trained with Adam (lr 1e-3, decay 0.95 per epoch, batch 64, 30 epochs) on
+inputs scaled to [0, 1].  Each member holds out its own 10% of the training
+split for validation (the Solver keeps its best epoch; with 125 validation
+digits that is often the first epoch at 100%), and the ensemble averages the
+members' softmax probabilities.
+
+Tried and measured worse (median over 5 seeds): one such net 0.9796; 256x2 without normalisation 0.972; standardised inputs 0.970; layer
+norm 0.970; dropout 0.954-0.974; shift/rotation/noise augmentation
+0.89-0.94 (these centred, size-normalised 8x8 digits lose more from a
+one-pixel shift than the net gains).
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastnn.augment import Augment
+from fastnn.models import FullyConnectedNet, TwoLayerNet
+from fastnn.solver import Solver
+
+
+@dataclass
+class NetRecipe:
+    model: str = "fc"
+    hidden: tuple = (512, 256)
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    epochs: int = 30
+    batch_size: int = 64
+    dropout: float = 1.0
+    norm: str = "batchnorm"
+    init: str = "he"
+    augment: bool = False
+    ensemble: int = 4
+    reg: float = 0.0
+    seed: int = 0
+    val_fraction: float = 0.1
+
+
+@dataclass
+class NetResult:
+    accuracy: float
+    seconds: float
+    member_accuracies: list = field(default_factory=list)
+    solvers: list = field(default_factory=list)
+
+
+def _softmax(scores):
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _model(recipe, dtype, seed):
+    if recipe.model == "two-layer":
+        if len(recipe.hidden) != 1:
+            raise ValueError(f"hidden: the two-layer model takes one hidden size, got {recipe.hidden}")
+        return TwoLayerNet(64, recipe.hidden[0], 10, weight_scale=1e-2, reg=recipe.reg, dtype=dtype, seed=seed, init=recipe.init)
+    if recipe.model != "fc":
+        raise ValueError(f"model: expected 'two-layer' or 'fc', got {recipe.model!r}")
+    return FullyConnectedNet(
+        list(recipe.hidden), 64, 10, dropout_keep_ratio=recipe.dropout, normalization=recipe.norm,
+        reg=recipe.reg, dtype=dtype, seed=seed, init=recipe.init,
+    )
+
+
+def train_recipe(recipe, split, progress=True):
+    """
+    Train the recipe's ensemble on a digits split and score it on the test set.
+
+    Inputs:
+    - recipe: NetRecipe
+    - split: fastnn.data.Split (its dtype is the training dtype)
+    - progress: Show each member's progress bar
+
+    Returns:
+    - NetResult(accuracy, seconds, member_accuracies, solvers)
+    """
+    dtype = split.X_train.dtype
+    scale = dtype.type(16)
+    X, X_test = split.X_train / scale, split.X_test / scale
+    start = time.perf_counter()
+    probabilities = 0.0
+    result = NetResult(0.0, 0.0)
+    for member in range(recipe.ensemble):
+        seed = recipe.seed * 1000 + member
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(X))
+        n_val = int(len(X) * recipe.val_fraction)
+        data = {
+            "X_train": X[order[n_val:]], "y_train": split.y_train[order[n_val:]],
+            "X_val": X[order[:n_val]], "y_val": split.y_train[order[:n_val]],
+        }
+        model = _model(recipe, dtype, seed)
+        solver = Solver(
+            model, data, update_rule=recipe.optimizer, optim_config={"learning_rate": recipe.lr},
+            lr_decay=recipe.lr_decay, num_epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=progress,
+            seed=seed, num_train_samples=None, augment=Augment(seed=seed) if recipe.augment else None,
+        )
+        solver.train()
+        member_probs = _softmax(model.loss(X_test).astype(np.float64))
+        result.member_accuracies.append(float(np.mean(member_probs.argmax(axis=1) == split.y_test)))
+        result.solvers.append(solver)
+        probabilities = probabilities + member_probs
+    result.seconds = time.perf_counter() - start
+    result.accuracy = float(np.mean(np.argmax(probabilities, axis=1) == split.y_test))
+    return result
+
+
+def plot_history(solver, path):
+    """Loss and train/validation accuracy curves of one Solver, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6))
+    top.plot(solver.loss_history, linewidth=0.6)
+    top.set_xlabel("iteration")
+    top.set_ylabel("training loss")
+    top.set_yscale("log")
+    epochs = np.arange(len(solver.train_acc_history))
+    bottom.plot(epochs, solver.train_acc_history, label="train")
+    bottom.plot(epochs, solver.val_acc_history, label="validation")
+    bottom.set_xlabel("epoch")
+    bottom.set_ylabel("accuracy")
+    bottom.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

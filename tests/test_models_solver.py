@@ -1,0 +1,134 @@
+"""Models (gradient checks of every parameter), the Solver, initialisation and augmentation."""
+
+import numpy as np
+import pytest
+
+from fastnn import init
+from fastnn.augment import Augment
+from fastnn.gradcheck import eval_numerical_gradient, rel_error
+from fastnn.models import FullyConnectedNet, TwoLayerNet
+from fastnn.solver import Solver
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
+@pytest.mark.parametrize("reg", [0.0, 0.7])
+@pytest.mark.parametrize("keep", [1, 0.6])
+def test_fully_connected_gradients(normalization, reg, keep):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 5)), rng.integers(4, size=6)
+    model = FullyConnectedNet([7, 6], 5, 4, dropout_keep_ratio=keep, normalization=normalization, reg=reg,
+                              weight_scale=0.5, dtype=np.float64, seed=3)
+    state = model._dropout_rng.bit_generator.state if model.use_dropout else None
+
+    def loss(_):
+        if state is not None:  # the same dropout masks in every evaluation
+            model._dropout_rng.bit_generator.state = state
+        return model.loss(X, y)[0]
+
+    _, grads = loss(None), None
+    if state is not None:
+        model._dropout_rng.bit_generator.state = state
+    _, grads = model.loss(X, y)
+    assert set(grads) == set(model.params)
+    for name, value in model.params.items():
+        numeric = eval_numerical_gradient(loss, value, verbose=False)
+        if normalization == "batchnorm" and name in ("b1", "b2"):
+            # A bias feeding batchnorm has gradient exactly 0 (the batch mean
+            # cancels it); relative error is meaningless there.
+            assert np.abs(numeric - grads[name]).max() < 1e-8, name
+        else:
+            assert rel_error(numeric, grads[name]) < 1e-6, name
+
+
+def test_two_layer_net_scores_and_regularisation():
+    model = TwoLayerNet(input_dim=5, hidden_dim=4, num_classes=3, weight_scale=0.1, reg=0.5, seed=1)
+    X, y = np.ones((2, 5)), np.array([0, 2])
+    assert model.loss(X).shape == (2, 3)
+    loss_reg, _ = model.loss(X, y)
+    model.reg = 0.0
+    loss_plain, _ = model.loss(X, y)
+    penalty = 0.5 * 0.5 * sum(np.sum(model.params[w] ** 2) for w in ("W1", "W2"))
+    assert loss_reg == pytest.approx(loss_plain + penalty, rel=1e-12)
+
+
+def _small_data(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 12)).astype(np.float32)
+    y = rng.integers(5, size=n)
+    return {"X_train": X, "y_train": y, "X_val": X[:10], "y_val": y[:10]}
+
+
+@pytest.mark.parametrize("rule, lr", [("sgd_momentum", 0.1), ("adam", 1e-2)])
+def test_solver_overfits_50_samples(rule, lr):
+    data = _small_data()
+    model = FullyConnectedNet([50, 50], 12, 5, weight_scale=0.1, dtype=np.float64, seed=0)
+    solver = Solver(model, data, update_rule=rule, optim_config={"learning_rate": lr}, num_epochs=40,
+                    batch_size=25, verbose=False, seed=0, num_train_samples=None)
+    solver.train()
+    assert solver.train_acc_history[-1] == 1.0
+    assert len(solver.loss_history) == 40 * 2 and len(solver.val_acc_history) == 41
+
+
+def test_solver_uses_the_fused_trainer_for_the_seed_net():
+    data = _small_data(seed=1)
+    model = TwoLayerNet(input_dim=12, hidden_dim=30, num_classes=5, weight_scale=0.1, seed=0)
+    solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 0.1}, num_epochs=30,
+                    batch_size=25, verbose=False, seed=0, num_train_samples=None)
+    assert solver._fused_epoch_possible()
+    solver.train()
+    assert solver.loss_history[-1] < solver.loss_history[0]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    data = _small_data(seed=2)
+    options = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=25, verbose=False, seed=0)
+    straight = Solver(FullyConnectedNet([20], 12, 5, dtype=np.float64, seed=0), data, num_epochs=4, **options)
+    straight.train()
+    first = Solver(FullyConnectedNet([20], 12, 5, dtype=np.float64, seed=0), data, num_epochs=2,
+                   checkpoint_name=str(tmp_path / "run"), **options)
+    first.train()
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.pkl", data, num_epochs=4, verbose=False)
+    assert resumed.epoch == 2 and len(resumed.loss_history) == 4
+    resumed.train()
+    np.testing.assert_allclose(resumed.loss_history, straight.loss_history, rtol=1e-12)
+    for name in straight.model.params:
+        np.testing.assert_allclose(resumed.model.params[name], straight.model.params[name], rtol=1e-12)
+
+
+def test_solver_bad_arguments():
+    data = _small_data()
+    model = TwoLayerNet(input_dim=12, hidden_dim=4, num_classes=5)
+    with pytest.raises(ValueError, match="unrecognised arguments.*learning_rate"):
+        Solver(model, data, learning_rate=1e-3)
+    with pytest.raises(ValueError, match="update_rule"):
+        Solver(model, data, update_rule="adamw")
+    with pytest.raises(ValueError, match="data"):
+        Solver(model, {"X_train": data["X_train"]})
+
+
+@pytest.mark.parametrize("name", ["he", "xavier", "normal", "uniform"])
+def test_initialisers(name):
+    make = init.get_init(name)
+    a = make(400, 300, seed=5, dtype=np.float32, weight_scale=0.05)
+    assert a.shape == (400, 300) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, make(400, 300, seed=5, dtype=np.float32, weight_scale=0.05))
+    expected_std = {"he": np.sqrt(2 / 400), "xavier": np.sqrt(2 / 700), "normal": 0.05, "uniform": np.sqrt(1 / 12)}[name]
+    assert a.std() == pytest.approx(expected_std, rel=0.02)
+    with pytest.raises(ValueError, match="init"):
+        init.get_init("orthogonal")
+
+
+def test_augment_is_seeded_and_shifts():
+    X = np.zeros((3, 64), np.float32)
+    X[:, 27] = 1.0  # one lit pixel at row 3, column 3
+    a, b = Augment(seed=1)(X), Augment(seed=1)(X)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and a.shape == X.shape
+    only_shift = Augment(max_shift=1, max_degrees=0, noise_std=0, seed=2)(X)
+    for image in only_shift.reshape(3, 8, 8):
+        r, c = np.unravel_index(image.argmax(), (8, 8))
+        assert abs(r - 3) <= 1 and abs(c - 3) <= 1 and image.sum() == pytest.approx(1.0)
+    identity = Augment(max_shift=0, max_degrees=0, noise_std=0, seed=3)(X)
+    np.testing.assert_array_equal(identity, X)
+    with pytest.raises(ValueError, match="X: expected shape"):
+        Augment()(np.ones((2, 10)))

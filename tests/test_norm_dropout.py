@@ -1,0 +1,165 @@
+"""Dropout, batch normalisation and layer normalisation."""
+
+import numpy as np
+import pytest
+
+import fastnn.layers as L
+import fastnn.reference as R
+from fastnn.gradcheck import eval_numerical_gradient_array, rel_error
+
+from helpers import assert_close, random_array
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("p", [0.25, 0.4, 0.7])
+def test_dropout_statistics(p):
+    x = np.ones((500, 500))
+    out, _ = L.dropout_forward(x, {"p": p, "mode": "train", "seed": 0})
+    kept = np.mean(out != 0)
+    assert abs(kept - p) < 0.005
+    assert abs(out.mean() - 1.0) < 0.01  # inverted dropout keeps the expectation
+    np.testing.assert_allclose(out[out != 0], 1 / p)
+
+
+def test_dropout_test_mode_is_the_identity():
+    x = random_array(np.random.default_rng(0), (4, 5), np.float32)
+    out, cache = L.dropout_forward(x, {"p": 0.3, "mode": "test"})
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(L.dropout_backward(x, cache), x)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_matches_the_reference_with_a_seed(dtype):
+    rng = np.random.default_rng(1)
+    x, dout = random_array(rng, (6, 9), dtype), random_array(rng, (6, 9), dtype)
+    param = {"p": 0.6, "mode": "train", "seed": 42}
+    out, cache = L.dropout_forward(x, param)
+    ref_out, ref_cache = R.dropout_forward(x, dict(param))
+    assert_close(out, ref_out, dtype, "dropout out")
+    assert_close(L.dropout_backward(dout, cache), R.dropout_backward(dout, ref_cache), dtype, "dropout dx")
+
+
+def test_dropout_gradient_check():
+    rng = np.random.default_rng(2)
+    x, dout = rng.standard_normal((10, 10)) + 10, rng.standard_normal((10, 10))
+    param = {"p": 0.2, "mode": "train", "seed": 123}
+    _, cache = L.dropout_forward(x, param)
+    numeric = eval_numerical_gradient_array(lambda v: L.dropout_forward(v, param)[0], x.copy(), dout)
+    assert rel_error(numeric, L.dropout_backward(dout, cache)) <= 1e-9
+
+
+@pytest.mark.parametrize("param", [{"p": 0, "mode": "train"}, {"p": 1.5, "mode": "train"}, {"p": -0.1, "mode": "test"}, {"mode": "train"}])
+def test_dropout_bad_p(param):
+    with pytest.raises(ValueError, match=r"dropout_param\['p'\]"):
+        L.dropout_forward(np.ones(3), param)
+
+
+@pytest.mark.parametrize("mode", ["eval", None, "TRAIN"])
+def test_bad_mode(mode):
+    with pytest.raises(ValueError, match=r"\['mode'\]: expected 'train' or 'test'"):
+        L.dropout_forward(np.ones(3), {"p": 0.5, "mode": mode})
+    with pytest.raises(ValueError, match=r"bn_param\['mode'\]"):
+        L.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"mode": mode})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm_train_statistics_and_running_averages(dtype):
+    rng = np.random.default_rng(3)
+    gamma, beta = np.array([1.0, 2.0, 3.0], dtype), np.array([11.0, 12.0, 13.0], dtype)
+    bn_param = {"mode": "train"}
+    for _ in range(200):
+        x = (rng.standard_normal((200, 3)) * 5 + 7).astype(dtype)
+        out, _ = L.batchnorm_forward(x, gamma, beta, bn_param)
+        np.testing.assert_allclose(out.mean(axis=0), beta, atol=1e-4 * 13)
+        np.testing.assert_allclose(out.std(axis=0), gamma, rtol=1e-3)
+    np.testing.assert_allclose(bn_param["running_mean"], 7, rtol=0.05)
+    np.testing.assert_allclose(bn_param["running_var"], 25, rtol=0.1)
+    bn_param["mode"] = "test"
+    x = (rng.standard_normal((2000, 3)) * 5 + 7).astype(dtype)
+    out, _ = L.batchnorm_forward(x, np.ones(3, dtype), np.zeros(3, dtype), bn_param)
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=0.15)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=0.1)
+
+
+def test_layernorm_statistics():
+    x = np.random.default_rng(4).standard_normal((5, 40)) * 3 + 2
+    out, _ = L.layernorm_forward(x, np.ones(40), np.zeros(40), {})
+    np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=1), 1, rtol=1e-5)
+
+
+def _norm_case(name, mode, dtype, rng):
+    x = random_array(rng, (8, 5), dtype, scale=2.0)
+    gamma, beta = random_array(rng, 5, dtype), random_array(rng, 5, dtype)
+    param = {"mode": mode, "running_mean": np.full(5, 0.5, dtype), "running_var": np.full(5, 2.0, dtype)}
+    return x, gamma, beta, param
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, mode", [("batchnorm", "train"), ("batchnorm", "test"), ("layernorm", "train")])
+def test_norms_match_the_reference(name, mode, dtype):
+    rng = np.random.default_rng(5)
+    x, gamma, beta, param = _norm_case(name, mode, dtype, rng)
+    ref_param = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in param.items()}
+    out, cache = getattr(L, f"{name}_forward")(x, gamma, beta, param)
+    ref_out, ref_cache = getattr(R, f"{name}_forward")(x, gamma, beta, ref_param)
+    assert_close(out, ref_out, dtype, f"{name} out")
+    dout = random_array(rng, x.shape, dtype)
+    for grad_name, g, rg in zip(("dx", "dgamma", "dbeta"), getattr(L, f"{name}_backward")(dout, cache), getattr(R, f"{name}_backward")(dout, ref_cache)):
+        assert_close(g, rg, dtype, f"{name} {grad_name}")
+    if name == "batchnorm":
+        assert_close(param["running_mean"], ref_param["running_mean"], dtype, "running_mean")
+        assert_close(param["running_var"], ref_param["running_var"], dtype, "running_var")
+
+
+@pytest.mark.parametrize("name, mode", [("batchnorm", "train"), ("batchnorm", "test"), ("layernorm", "train")])
+def test_norm_gradient_checks(name, mode):
+    rng = np.random.default_rng(6)
+    x, gamma, beta, param = _norm_case(name, mode, np.float64, rng)
+    forward = getattr(L, f"{name}_forward")
+    fresh = lambda: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in param.items()}  # noqa: E731
+    _, cache = forward(x, gamma, beta, fresh())
+    dout = rng.standard_normal(x.shape)
+    dx, dgamma, dbeta = getattr(L, f"{name}_backward")(dout, cache)
+    for value, grad, index in ((x, dx, 0), (gamma, dgamma, 1), (beta, dbeta, 2)):
+        def f(v, index=index):
+            args = [x, gamma, beta]
+            args[index] = v
+            return forward(*args, fresh())[0]
+
+        assert rel_error(eval_numerical_gradient_array(f, value.copy(), dout), grad) <= 1e-7
+
+
+def test_affine_norm_relu_matches_the_reference():
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((6, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)
+    gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+    for norm in ("batchnorm", "layernorm"):
+        out, cache = L.affine_norm_relu_forward(x, w, b, gamma, beta, {"mode": "train"}, norm)
+        ref_out, ref_cache = R.affine_norm_relu_forward(x, w, b, gamma, beta, {"mode": "train"}, norm)
+        assert_close(out, ref_out, np.float64, norm)
+        dout = rng.standard_normal(out.shape)
+        # db is exactly zero before batchnorm (the batch mean cancels the bias),
+        # so both sides are rounding noise there: compare at the O(1) scale of
+        # the other gradients.
+        for g, rg in zip(L.affine_norm_relu_backward(dout, cache), R.affine_norm_relu_backward(dout, ref_cache)):
+            assert_close(g, rg, np.float64, norm, scale_floor=1.0)
+    with pytest.raises(ValueError, match="norm"):
+        L.affine_norm_relu_forward(x, w, b, gamma, beta, {"mode": "train"}, "groupnorm")
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: L.batchnorm_forward(np.ones((2, 3)), np.ones(2), np.zeros(3), {"mode": "train"}), ValueError, ["gamma:", "(3,)", "(2,)"]),
+        (lambda: L.layernorm_forward(np.ones(3), np.ones(3), np.zeros(3), {}), ValueError, ["x:", "2-D", "(N, D)"]),
+        (lambda: L.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(4), {}), ValueError, ["beta:", "(3,)", "(4,)"]),
+        (lambda: L.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), "train"), TypeError, ["bn_param", "dict"]),
+    ],
+)
+def test_norm_bad_inputs(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value)
