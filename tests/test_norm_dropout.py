@@ -82,10 +82,12 @@ def test_batchnorm_train_statistics_and_running_averages(dtype):
     np.testing.assert_allclose(out.std(axis=0), 1, atol=0.1)
 
 
-def test_layernorm_statistics():
-    x = np.random.default_rng(4).standard_normal((5, 40)) * 3 + 2
-    out, _ = L.layernorm_forward(x, np.ones(40), np.zeros(40), {})
-    np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-12)
+@pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+def test_layernorm_statistics(dtype, atol):
+    x = (np.random.default_rng(4).standard_normal((5, 40)) * 3 + 2).astype(dtype)
+    out, _ = L.layernorm_forward(x, np.ones(40, dtype), np.zeros(40, dtype), {})
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.mean(axis=1), 0, atol=atol)
     np.testing.assert_allclose(out.std(axis=1), 1, rtol=1e-5)
 
 
