@@ -3,7 +3,7 @@
 Same functions, signatures and error messages as :mod:`fastnn.layers`, on
 GPU arrays: Numba device arrays or anything with ``__cuda_array_interface__``
 (CuPy arrays, PyTorch CUDA tensors), taken without a copy.  Outputs and
-caches stay on the device; losses come back as Python floats.  Host NumPy
+caches stay on the device; losses come back as np.float64 scalars.  Host NumPy
 arrays are refused with a TypeError: move them with :func:`to_device`.
 
 Importing this module raises ImportError, saying what is missing, on a
@@ -235,7 +235,8 @@ def _loss(kernel, x, y):
     (x,) = _as_device_floats(("x",), x)
     check_scores(x)
     y = _as_device_labels(y, *x.shape)
-    return kernel(x, y)
+    loss, dx = kernel(x, y)
+    return np.float64(loss), dx
 
 
 def softmax_loss(x, y):
@@ -247,7 +248,7 @@ def softmax_loss(x, y):
     - y: Device array of integer labels, of shape (N,), in [0, C)
 
     Returns a tuple of:
-    - loss: Python float, the loss averaged over N
+    - loss: np.float64, the loss averaged over N
     - dx: Device array of shape (N, C)
     """
     return _loss(K.softmax_loss, x, y)
@@ -262,7 +263,7 @@ def svm_loss(x, y):
     - y: Device array of integer labels, of shape (N,), in [0, C)
 
     Returns a tuple of:
-    - loss: Python float, the loss averaged over N
+    - loss: np.float64, the loss averaged over N
     - dx: Device array of shape (N, C)
     """
     return _loss(K.svm_loss, x, y)

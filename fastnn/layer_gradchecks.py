@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from fastnn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 #: Largest relative error that passes, per layer family (float64).
 TOLERANCE = {"affine": 1e-8, "relu": 1e-8, "loss": 1e-7}

@@ -11,7 +11,7 @@ import numpy as np
 
 from fastnn.kernels import cpu
 from fastnn.kernels import normalization as N
-from fastnn.rng import dropout_uniforms
+from fastnn.rng import dropout_uniforms, reseed
 from fastnn.validation import (
     as_float_arrays,
     check_affine_grad,
@@ -39,6 +39,7 @@ __all__ = [
     "dropout_backward",
     "batchnorm_forward",
     "batchnorm_backward",
+    "batchnorm_backward_alt",
     "layernorm_forward",
     "layernorm_backward",
     "affine_norm_relu_forward",
@@ -180,7 +181,9 @@ def _loss(kernel, x, y):
     check_scores(x)
     y = as_labels(y, *x.shape, value_range=cpu.label_range)
     loss, dx = kernel(x, y)
-    return float(loss), dx
+    # np.float64, as the course's np.sum(...) / N is: a Python float is "weak"
+    # under NumPy 2's promotion and would let a float32 reg term demote the sum.
+    return np.float64(loss), dx
 
 
 def softmax_loss(x, y):
@@ -193,7 +196,7 @@ def softmax_loss(x, y):
     - y: Integer labels, of shape (N,) with 0 <= y[i] < C
 
     Returns a tuple of:
-    - loss: Python float, the loss averaged over N
+    - loss: np.float64, the loss averaged over N
     - dx: Gradient of the loss with respect to x, of shape (N, C)
     """
     return _loss(cpu.softmax_loss, x, y)
@@ -209,7 +212,7 @@ def svm_loss(x, y):
     - y: Integer labels, of shape (N,) with 0 <= y[i] < C
 
     Returns a tuple of:
-    - loss: Python float, the loss averaged over N
+    - loss: np.float64, the loss averaged over N
     - dx: Gradient of the loss with respect to x, of shape (N, C)
     """
     return _loss(cpu.svm_loss, x, y)
@@ -219,27 +222,33 @@ def dropout_forward(x, dropout_param):
     """
     Inverted dropout: keep each unit with probability p and scale it by 1/p.
 
+    The mask is cs231n's: ``np.random.seed(seed)`` first if dropout_param has
+    a 'seed' key (in either mode), then ``np.random.rand(*x.shape) < p``.  So
+    it comes from NumPy's global generator, is the same in float32 and
+    float64, and is bit-identical to the course code's for the same seed or
+    global state.
+
     Inputs:
     - x: Input data, of any shape
     - dropout_param: Dict with
-      - p: Keep probability, in (0, 1]
+      - p: Keep probability, in (0, 1] (the course's convention since 2018;
+        2016-17 code used p as the drop probability)
       - mode: 'train' or 'test' (test mode is the identity)
-      - seed: Optional; the same seed gives the same mask here and in
-        fastnn.reference
+      - seed: Optional; passed to np.random.seed on every call
 
     Returns a tuple of:
-    - out: Array of x's shape
+    - out: Array of x's shape and dtype
     - cache: (dropout_param, mask), mask a boolean array (None in test mode)
     """
     mode = check_mode("dropout_param", dropout_param)
     p = check_keep_probability(dropout_param)
     (x,) = as_float_arrays(("x",), x)
+    reseed(dropout_param)
     if mode == "test":
         return x.copy(), (dropout_param, None)
     out = np.empty_like(x)
     mask = np.empty(x.shape, np.bool_)
-    uniforms = dropout_uniforms(dropout_param, x.shape, x.dtype)
-    N.dropout_forward(x.reshape(-1), uniforms.reshape(-1), x.dtype.type(p), out.reshape(-1), mask.reshape(-1))
+    N.dropout_forward(x.reshape(-1), dropout_uniforms(x.shape).reshape(-1), p, out.reshape(-1), mask.reshape(-1))
     return out, (dropout_param, mask)
 
 
@@ -252,16 +261,18 @@ def dropout_backward(dout, cache):
     - cache: (dropout_param, mask) from dropout_forward
 
     Returns:
-    - dx: Gradient with respect to x, of dout's shape
+    - dx: Gradient with respect to x, of dout's shape and dtype
     """
     dropout_param, mask = unpack_cache(cache, ("dropout_param", "mask"), "dropout_forward")
+    p = check_keep_probability(dropout_param)
     (dout,) = as_float_arrays(("dout",), dout)
     if mask is None:
         return dout.copy()
+    if type(mask) is not np.ndarray or mask.dtype != np.bool_:
+        raise TypeError(f"cache's mask: expected a boolean ndarray, got {type(mask).__name__} of dtype {getattr(mask, 'dtype', None)}")
     check_shape("dout", dout, mask.shape, "the shape of the dropout mask")
     dx = np.empty_like(dout)
-    p = check_keep_probability(dropout_param)
-    N.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), dout.dtype.type(p), dx.reshape(-1))
+    N.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), p, dx.reshape(-1))
     return dx
 
 
@@ -338,6 +349,21 @@ def batchnorm_backward(dout, cache):
     dbeta = np.empty(dout.shape[1], dout.dtype)
     N.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", dx, dgamma, dbeta)
     return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """
+    Backward pass of batch normalisation, the closed form of the course's
+    BatchNormalization notebook.
+
+    fastnn's batchnorm_backward already is that closed form,
+    ``dx = inv_std / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``
+    in one fused kernel, so the two are one function; fastnn.reference keeps
+    the two derivations apart (staged and closed form) as each other's check.
+
+    Inputs and returns: as batchnorm_backward.
+    """
+    return batchnorm_backward(dout, cache)
 
 
 def layernorm_forward(x, gamma, beta, ln_param):

@@ -1,16 +1,39 @@
-"""The cs231n Solver: minibatch training of a model with a named update rule.
+"""The cs231n Solver: minibatch training of a model with an update rule.
 
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
                     lr_decay=0.95, num_epochs=20, batch_size=100)
     solver.train()
 
-``data`` holds X_train, y_train, X_val, y_val.  After ``train()`` the model
-has the parameters that scored best on the validation set
-(``best_params``), and ``loss_history``, ``train_acc_history`` and
-``val_acc_history`` hold the curves.  Where the model is the seed's
-two-layer net trained with plain SGD (one hidden layer, no normalisation,
-no dropout, no regularisation, no augmentation), each epoch runs in the
-fused compiled trainer (:func:`fastnn.trainer.sgd_two_layer`).
+``data`` holds X_train, y_train, X_val, y_val.  The course's semantics,
+step for step:
+
+- each iteration draws its batch with ``np.random.choice(num_train,
+  batch_size)`` (with replacement) from NumPy's global generator, so
+  ``np.random.seed`` reproduces a run; ``check_accuracy`` subsamples the
+  same way;
+- train and validation accuracy are measured after the first iteration, at
+  the end of every epoch and after the last iteration; the learning rate of
+  every parameter's config is multiplied by ``lr_decay`` at each epoch's end;
+- ``loss_history``, ``train_acc_history``, ``val_acc_history``,
+  ``best_val_acc`` and ``best_params`` are kept as in the course, and the
+  model ends with the best parameters;
+- with ``verbose`` the course's lines are printed, beside a progress bar.
+
+fastnn's extras: ``update_rule`` may be a callable ``rule(w, dw, config)``
+as well as a name in fastnn.optim; ``augment``, a callable applied to every
+batch; ``seed``, which draws from a private ``np.random.RandomState(seed)``
+(the same numbers as ``np.random.seed(seed)`` would give) instead of the
+global generator; checkpoints that ``load_checkpoint`` resumes.
+
+Where the model is exactly fastnn's own two-layer net (``TwoLayerNet``, or
+``FullyConnectedNet`` with one hidden layer, no normalisation and no
+dropout, on fastnn.layers) trained by fastnn.optim.sgd without
+regularisation or augmentation, on data of the model's dtype, the
+iterations between two accuracy checks run in the fused compiled trainer
+(:func:`fastnn.trainer.sgd_two_layer`), which computes what ``model.loss``
+and ``sgd`` compute (the tests hold them to 1e-12 in float64) on the same
+batches.  Anything else, a subclass or a look-alike included, runs
+``model.loss`` every iteration.
 """
 
 import pickle
@@ -18,7 +41,9 @@ import pickle
 import numpy as np
 from tqdm import tqdm
 
-from fastnn.optim import get_rule
+import fastnn.layers
+from fastnn import optim
+from fastnn.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 
 _OPTIONS = {
     "update_rule": "sgd",
@@ -26,14 +51,18 @@ _OPTIONS = {
     "lr_decay": 1.0,
     "batch_size": 100,
     "num_epochs": 10,
-    "print_every": 10,
-    "verbose": True,
     "num_train_samples": 1000,
     "num_val_samples": None,
     "checkpoint_name": None,
+    "print_every": 10,
+    "verbose": True,
     "augment": None,
     "seed": None,
 }
+
+
+def _owned_copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 class Solver:
@@ -41,17 +70,19 @@ class Solver:
     Inputs:
     - model: An object with params (a dict of arrays) and loss(X, y=None)
     - data: Dict with X_train, y_train, X_val, y_val
-    - update_rule: Name in fastnn.optim (sgd, sgd_momentum, rmsprop, adam) or a callable
+    - update_rule: Name of a rule in fastnn.optim (sgd, sgd_momentum,
+      rmsprop, adam, or one set there) or a callable rule(w, dw, config)
     - optim_config: Dict of hyper-parameters for the update rule (learning_rate, ...)
     - lr_decay: Factor applied to the learning rate after every epoch
     - batch_size, num_epochs: Minibatch size and number of passes over the data
-    - print_every: Report the loss every this many iterations
-    - verbose: Progress bar and reports; False for silence
-    - num_train_samples, num_val_samples: Examples used to measure accuracy each
-      epoch (None: all)
+    - num_train_samples, num_val_samples: Examples drawn (with replacement)
+      to measure accuracy (None: all)
     - checkpoint_name: Write {checkpoint_name}_epoch_{n}.pkl after every epoch
+    - print_every: Print the loss every this many iterations
+    - verbose: The course's printed lines and a progress bar; False for silence
     - augment: Optional callable X -> augmented X, applied to every batch
-    - seed: Seeds the minibatch order and subsampling
+    - seed: Draw batches and subsamples from np.random.RandomState(seed)
+      rather than NumPy's global generator
     Unknown keyword arguments raise ValueError.
     """
 
@@ -63,57 +94,92 @@ class Solver:
         if missing:
             raise ValueError(f"data: expected keys X_train, y_train, X_val, y_val, missing {missing}")
         self.model = model
-        self.X_train, self.y_train = np.asarray(data["X_train"]), np.asarray(data["y_train"])
-        self.X_val, self.y_val = np.asarray(data["X_val"]), np.asarray(data["y_val"])
+        self.X_train, self.y_train = data["X_train"], data["y_train"]
+        self.X_val, self.y_val = data["X_val"], data["y_val"]
         options = {**_OPTIONS, **kwargs}
-        self.update_rule_name = options["update_rule"] if isinstance(options["update_rule"], str) else None
-        self.update_rule = get_rule(options["update_rule"])
+        self.update_rule = optim.get_rule(options["update_rule"])
         self.optim_config = dict(options["optim_config"] or {})
-        for name in ("lr_decay", "batch_size", "num_epochs", "print_every", "verbose", "num_train_samples",
-                     "num_val_samples", "checkpoint_name", "augment"):
+        for name in ("lr_decay", "batch_size", "num_epochs", "num_train_samples", "num_val_samples",
+                     "checkpoint_name", "print_every", "verbose", "augment", "seed"):
             setattr(self, name, options[name])
-        self.rng = np.random.default_rng(options["seed"])
+        self._random = np.random if self.seed is None else np.random.RandomState(self.seed)
         self._reset()
 
     def _reset(self):
         self.epoch = 0
-        self.best_val_acc = 0.0
+        self.best_val_acc = 0
         self.best_params = {}
         self.loss_history = []
         self.train_acc_history = []
         self.val_acc_history = []
-        self.optim_configs = {p: {**self.optim_config, "in_place": True} for p in self.model.params}
+        # The course copies optim_config per parameter.  Arrays are copied
+        # too and every update may then run in place: the Solver owns them.
+        self.optim_configs = {
+            p: {**{k: _owned_copy(v) for k, v in self.optim_config.items()}, "in_place": True} for p in self.model.params
+        }
 
-    def _step(self, batch):
-        X, y = self.X_train[batch], self.y_train[batch]
+    def _step(self):
+        num_train = self.X_train.shape[0]
+        batch_mask = self._random.choice(num_train, self.batch_size)
+        X_batch, y_batch = self.X_train[batch_mask], self.y_train[batch_mask]
         if self.augment is not None:
-            X = self.augment(X)
-        loss, grads = self.model.loss(X, y)
-        self.loss_history.append(float(loss))
+            X_batch = self.augment(X_batch)
+        loss, grads = self.model.loss(X_batch, y_batch)
+        self.loss_history.append(loss)
         for p, w in self.model.params.items():
-            next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
+            next_w, next_config = self.update_rule(w, grads[p], self.optim_configs[p])
             self.model.params[p] = next_w
+            self.optim_configs[p] = next_config
 
-    def _fused_epoch_possible(self):
+    def _fused_inputs(self):
+        """The training data for the fused trainer, or None where it would not compute what model.loss does."""
         m = self.model
-        return (
-            self.update_rule_name == "sgd"
+        if type(m) is FullyConnectedNet:
+            fits = m.num_layers == 2 and m.normalization is None and not m.use_dropout
+            dtype = np.dtype(m.dtype)
+        elif type(m) is TwoLayerNet:
+            fits = True
+            dtype = getattr(self.X_train, "dtype", None)
+        else:
+            return None
+        configs = list(self.optim_configs.values())
+        if not (
+            fits
+            and m.layers is fastnn.layers
+            and self.update_rule is optim.sgd
             and self.augment is None
-            and getattr(m, "num_layers", None) == 2
-            and getattr(m, "normalization", True) is None
-            and not getattr(m, "use_dropout", True)
-            and not getattr(m, "reg", 1)
+            and type(m.reg) in (int, float) and m.reg == 0
             and set(m.params) == {"W1", "b1", "W2", "b2"}
-            and all(v.dtype == m.params["W1"].dtype and v.flags.c_contiguous for v in m.params.values())
-        )
+            and all(type(v) is np.ndarray and v.dtype == dtype for v in m.params.values())
+            and dtype in (np.float32, np.float64)
+            and len({c.get("learning_rate", 1e-2) for c in configs}) == 1
+            and type(self.X_train) is np.ndarray
+            and self.X_train.ndim >= 2
+            and self.X_train.dtype.kind in "fiu"
+        ):
+            return None
+        X = self.X_train.reshape(self.X_train.shape[0], -1)
+        W1, b1, W2, b2 = (m.params[k] for k in ("W1", "b1", "W2", "b2"))
+        if W1.ndim != 2 or X.shape[1] != W1.shape[0] or b1.shape != (W1.shape[1],):
+            return None
+        if W2.ndim != 2 or W2.shape[0] != W1.shape[1] or b2.shape != (W2.shape[1],):
+            return None
+        return np.ascontiguousarray(X, dtype=dtype)
 
-    def _fused_epoch(self, batches):
+    def _fused_steps(self, X, count):
         from fastnn.trainer import sgd_two_layer
 
-        lr = self.optim_configs["W1"].get("learning_rate", 1e-2)
-        X = np.asarray(self.X_train, self.model.params["W1"].dtype)
-        history = sgd_two_layer(self.model.params, X, self.y_train, batches, lr)
-        self.loss_history.extend(history.train_loss.tolist())
+        num_train = X.shape[0]
+        batches = np.stack([self._random.choice(num_train, self.batch_size) for _ in range(count)])
+        params = self.model.params
+        for k in params:  # the fused trainer updates in place; params stay C-contiguous and writeable
+            if not (params[k].flags.c_contiguous and params[k].flags.writeable):
+                params[k] = np.ascontiguousarray(params[k]).copy()
+        lr = self.optim_configs["W1"].setdefault("learning_rate", 1e-2)
+        for config in self.optim_configs.values():
+            config.setdefault("learning_rate", lr)
+        history = sgd_two_layer(params, X, self.y_train, batches, lr)
+        self.loss_history.extend(history.train_loss)
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """
@@ -122,60 +188,80 @@ class Solver:
         Inputs:
         - X: Data, of shape (N, d_1, ..., d_k)
         - y: Labels, of shape (N,)
-        - num_samples: Subsample this many examples first (None: all)
+        - num_samples: If not None and less than N, score this many examples
+          drawn with replacement, as the course does
         - batch_size: Examples scored at a time
 
         Returns:
-        - acc: Python float
+        - acc: np.float64
         """
         n = X.shape[0]
         if num_samples is not None and n > num_samples:
-            idx = self.rng.choice(n, num_samples, replace=False)
-            X, y, n = X[idx], y[idx], num_samples
-        predictions = [np.argmax(self.model.loss(X[i : i + batch_size]), axis=1) for i in range(0, n, batch_size)]
-        return float(np.mean(np.concatenate(predictions) == y)) if n else 0.0
+            mask = self._random.choice(n, num_samples)
+            n = num_samples
+            X, y = X[mask], y[mask]
+        num_batches = -(-n // batch_size)
+        y_pred = [np.argmax(self.model.loss(X[i * batch_size : (i + 1) * batch_size]), axis=1) for i in range(num_batches)]
+        return np.mean(np.hstack(y_pred) == y) if y_pred else np.float64(0.0)
 
-    def _record(self):
-        train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
-        self.train_acc_history.append(train_acc)
-        self.val_acc_history.append(val_acc)
-        if val_acc > self.best_val_acc or not self.best_params:
-            self.best_val_acc = val_acc
-            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
-        return train_acc, val_acc
+    def _say(self, bar, line):
+        if self.verbose:
+            bar.write(line)
 
     def train(self):
-        """Run num_epochs passes; the model ends with best_params."""
-        n = self.X_train.shape[0]
-        per_epoch = max(n // self.batch_size, 1)
-        fused = self._fused_epoch_possible()
-        bar = tqdm(total=(self.num_epochs - self.epoch) * per_epoch, disable=not self.verbose, unit="it", desc="train")
-        if not self.train_acc_history:
-            self._record()
-        while self.epoch < self.num_epochs:
-            batches = self.rng.integers(0, n, (per_epoch, self.batch_size))
-            if fused:
-                self._fused_epoch(batches)
+        """
+        Run the optimisation from the current epoch to num_epochs; the model
+        ends with best_params.
+        """
+        num_train = self.X_train.shape[0]
+        iterations_per_epoch = max(num_train // self.batch_size, 1)
+        num_iterations = self.num_epochs * iterations_per_epoch
+        t = self.epoch * iterations_per_epoch
+        # The Solver's updates run in place on arrays it owns, never on the caller's.
+        for k in self.model.params:
+            self.model.params[k] = _owned_copy(self.model.params[k])
+        fused_X = self._fused_inputs()
+        bar = tqdm(total=num_iterations - t, disable=not self.verbose, unit="it", desc="train")
+        while t < num_iterations:
+            # Run up to the next iteration after which accuracy is checked.
+            end = t + 1 if t == 0 else min(num_iterations, (t // iterations_per_epoch + 1) * iterations_per_epoch)
+            if fused_X is not None:
+                self._fused_steps(fused_X, end - t)
             else:
-                for batch in batches:
-                    self._step(batch)
-            bar.update(per_epoch)
-            self.epoch += 1
-            for config in self.optim_configs.values():
-                if "learning_rate" in config:
+                for _ in range(end - t):
+                    self._step()
+            for it in range(t, end):
+                if it % self.print_every == 0:
+                    self._say(bar, f"(Iteration {it + 1} / {num_iterations}) loss: {self.loss_history[it]:f}")
+            bar.update(end - t)
+            t = end
+            epoch_end = t % iterations_per_epoch == 0
+            if epoch_end:
+                self.epoch += 1
+                for config in self.optim_configs.values():
                     config["learning_rate"] *= self.lr_decay
-            train_acc, val_acc = self._record()
+            train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
+            val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+            self.train_acc_history.append(train_acc)
+            self.val_acc_history.append(val_acc)
+            self._say(bar, f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
+            # The course keeps best_params empty if no check beats 0 and then
+            # leaves the model without parameters; fastnn keeps the first.
+            if val_acc > self.best_val_acc or not self.best_params:
+                self.best_val_acc = val_acc
+                self.best_params = {k: v.copy() for k, v in self.model.params.items()}
             if self.verbose:
                 bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", train_acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}")
-            self._save_checkpoint()
+            if epoch_end:
+                self._save_checkpoint(bar)
         bar.close()
-        self.model.params = {k: v.copy() for k, v in self.best_params.items()}
+        if self.best_params:
+            self.model.params = {k: v.copy() for k, v in self.best_params.items()}
 
     def _state(self):
         return {
             "model": self.model,
-            "update_rule": self.update_rule_name or self.update_rule,
+            "update_rule": self.update_rule,
             "optim_config": self.optim_config,
             "optim_configs": self.optim_configs,
             "lr_decay": self.lr_decay,
@@ -183,19 +269,24 @@ class Solver:
             "num_epochs": self.num_epochs,
             "num_train_samples": self.num_train_samples,
             "num_val_samples": self.num_val_samples,
+            "print_every": self.print_every,
+            "seed": self.seed,
             "epoch": self.epoch,
             "best_val_acc": self.best_val_acc,
             "best_params": self.best_params,
             "loss_history": self.loss_history,
             "train_acc_history": self.train_acc_history,
             "val_acc_history": self.val_acc_history,
-            "rng": self.rng.bit_generator.state,
+            "random_state": self._random.get_state() if self.seed is not None else None,
         }
 
-    def _save_checkpoint(self):
+    def _save_checkpoint(self, bar):
+        # Only at epoch ends, where a resumed run continues exactly (the
+        # course also writes one after the first iteration).
         if self.checkpoint_name is None:
             return
         path = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
+        self._say(bar, f'Saving checkpoint to "{path}"')
         with open(path, "wb") as f:
             pickle.dump(self._state(), f)
         self.last_checkpoint = path
@@ -204,6 +295,9 @@ class Solver:
     def load_checkpoint(cls, path, data, **kwargs):
         """
         A Solver that resumes from a checkpoint written by train().
+
+        A Solver made with seed= resumes bit for bit; one that draws from
+        NumPy's global generator continues from that generator's current state.
 
         Inputs:
         - path: The .pkl file
@@ -216,10 +310,12 @@ class Solver:
         with open(path, "rb") as f:
             state = pickle.load(f)
         options = {k: state[k] for k in ("update_rule", "optim_config", "lr_decay", "batch_size", "num_epochs",
-                                         "num_train_samples", "num_val_samples")}
+                                         "num_train_samples", "num_val_samples", "print_every", "seed")}
         options.update(kwargs)
         solver = cls(state["model"], data, **options)
         for key in ("optim_configs", "epoch", "best_val_acc", "best_params", "loss_history", "train_acc_history", "val_acc_history"):
             setattr(solver, key, state[key])
-        solver.rng.bit_generator.state = state["rng"]
+        if state["random_state"] is not None and solver.seed == state["seed"]:
+            solver._random.set_state(state["random_state"])
         return solver
+

@@ -170,6 +170,8 @@ def check_mode(param_name, param):
 
 def check_keep_probability(dropout_param):
     """dropout_param['p'] must be a keep probability in (0, 1]."""
+    if not isinstance(dropout_param, dict):
+        raise TypeError(f"dropout_param: expected a dict, got {type(dropout_param).__name__}")
     p = dropout_param.get("p", None)
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
         raise ValueError(f"dropout_param['p']: expected a keep probability in (0, 1], got {p!r}")

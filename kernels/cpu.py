@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from fastnn import config, threads
+from fastnn.kernels.numpy_order import pairwise_sum
 from fastnn.kernels.vexp import vexp
 
 threads.configure()
@@ -505,13 +506,83 @@ def _row_loss(span, chunked, x, y):
     return total / n, dx
 
 
+# float64 softmax in NumPy's order: see fastnn.kernels.numpy_order for why.
+# The exponentials and logarithms come from NumPy itself (its SIMD exp differs
+# from libm's in the last bit for 4.6% of inputs, measured), the row sums and
+# the loss are added in NumPy's pairwise order, so the loss is bit-identical
+# to the reference: shifted = x - max; exps = np.exp(shifted);
+# loss = sum(log(sum(exps)) - shifted[y]) / N.
+
+
+@njit(cache=True)
+def _shift_span(x, y, shifted, picked, start, stop):
+    for i in range(start, stop):
+        row = x[i]
+        out = shifted[i]
+        m = _row_max(row)
+        for j in range(row.size):
+            out[j] = row[j] - m
+        picked[i] = out[y[i]]
+
+
+@njit(cache=True, parallel=True)
+def _shift_chunked(x, y, shifted, picked, rows):
+    n = x.shape[0]
+    for c in prange((n + rows - 1) // rows):
+        _shift_span(x, y, shifted, picked, c * rows, min(n, (c + 1) * rows))
+
+
+@njit(cache=True)
+def _normalise_span(dx, y, sums, start, stop):
+    # Divisions rather than products with reciprocals, as the reference does.
+    n = dx.shape[0]
+    for i in range(start, stop):
+        row = dx[i]
+        s = pairwise_sum(row)
+        sums[i] = s
+        for j in range(row.size):
+            row[j] = row[j] / s
+        row[y[i]] -= 1.0
+        for j in range(row.size):
+            row[j] = row[j] / n
+
+
+@njit(cache=True, parallel=True)
+def _normalise_chunked(dx, y, sums, rows):
+    n = dx.shape[0]
+    for c in prange((n + rows - 1) // rows):
+        _normalise_span(dx, y, sums, c * rows, min(n, (c + 1) * rows))
+
+
+def _softmax_loss_numpy_order(x, y):
+    n = x.shape[0]
+    dx = np.empty_like(x)
+    picked = np.empty(n)
+    sums = np.empty(n)
+    if _is_large_rows(x):
+        rows = _rows_per_chunk(x.shape[1])
+        _shift_chunked(x, y, dx, picked, rows)
+        np.exp(dx, out=dx)
+        _normalise_chunked(dx, y, sums, rows)
+    else:
+        _shift_span(x, y, dx, picked, 0, n)
+        np.exp(dx, out=dx)
+        _normalise_span(dx, y, sums, 0, n)
+    # The reference's np.sum(np.log(sums) - picked) / n, without temporaries.
+    np.log(sums, out=sums)
+    np.subtract(sums, picked, out=sums)
+    return np.sum(sums) / n, dx
+
+
 def softmax_loss(x, y):
     """
-    Softmax cross-entropy loss and its gradient, fused row by row.
+    Softmax cross-entropy loss and its gradient.
 
-    Each row is read once from memory; its maximum, exponentials (written
-    into ``dx`` with the vectorisable :func:`fastnn.kernels.vexp.vexp`) and
-    the rescaling all run while the row is in cache.
+    float32: fused row by row.  Each row is read once from memory; its
+    maximum, exponentials (written into ``dx`` with the vectorisable
+    :func:`fastnn.kernels.vexp.vexp`) and the rescaling all run while the
+    row is in cache.  float64: in NumPy's order with NumPy's exp and log, so
+    the loss is bit-identical to the reference (three passes instead of one).
 
     Parameters
     ----------
@@ -526,6 +597,8 @@ def softmax_loss(x, y):
         Mean loss, accumulated in float64.
     dx : ndarray, shape (N, C), dtype of ``x``
     """
+    if x.dtype == np.float64:
+        return _softmax_loss_numpy_order(x, y)
     return _row_loss(_softmax_span, _softmax_chunked, x, y)
 
 

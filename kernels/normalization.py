@@ -3,7 +3,10 @@
 Statistics are accumulated in float64 whatever the input dtype, and each
 kernel makes one pass per statistic over data that the public API has
 already checked.  Batchnorm's statistics run down columns, so they stream
-rows and accumulate a row vector; layernorm's run along rows.
+rows and accumulate a row vector (which is also NumPy's order for an axis-0
+mean); layernorm's run along rows, in NumPy's pairwise order.  In float64
+both forwards therefore give NumPy's results bit for bit, which keeps
+numerical gradient checks through them as clean as NumPy's (issue 8).
 
 Compiled with ``error_model="numpy"``: Numba's default Python error model
 checks every float division for zero, and that branch kept the loops
@@ -15,25 +18,32 @@ import math
 import numpy as np
 from numba import njit
 
+from fastnn.kernels.numpy_order import pairwise_sum
+
 
 @njit(cache=True, error_model="numpy")
 def dropout_forward(x, uniforms, p, out, mask):
-    """``mask = uniforms < p``; ``out = x * mask / p``; all flat, one size."""
-    zero = x.dtype.type(0)
-    scale = x.dtype.type(1) / p
+    """``mask = uniforms < p``; ``out = x * (mask / p)``; all flat, one size.
+
+    ``uniforms`` and ``p`` are float64 and the product is taken in float64,
+    then rounded to x's dtype: exactly cs231n's ``x * ((u < p) / p)``
+    followed by ``astype(x.dtype)``, in both dtypes.
+    """
+    t = x.dtype.type
+    scale = 1.0 / p
     for i in range(x.size):
         keep = uniforms[i] < p
         mask[i] = keep
-        out[i] = x[i] * scale if keep else zero
+        out[i] = t(x[i] * (scale if keep else 0.0))
 
 
 @njit(cache=True, error_model="numpy")
 def dropout_backward(dout, mask, p, dx):
-    """``dx = dout * mask / p``; all flat, one size."""
-    zero = dout.dtype.type(0)
-    scale = dout.dtype.type(1) / p
+    """``dx = dout * (mask / p)``, in float64 and rounded to dout's dtype; all flat, one size."""
+    t = dout.dtype.type
+    scale = 1.0 / p
     for i in range(dout.size):
-        dx[i] = dout[i] * scale if mask[i] else zero
+        dx[i] = t(dout[i] * (scale if mask[i] else 0.0))
 
 
 @njit(cache=True, error_model="numpy")
@@ -72,16 +82,31 @@ def normalize_columns(x, mean, inv_std, gamma, beta, xhat, out):
 
 @njit(cache=True, error_model="numpy")
 def batchnorm_backward(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
-    """dx, dgamma, dbeta of batch normalisation (train: batch statistics; else fixed ones)."""
+    """dx, dgamma, dbeta of batch normalisation (train: batch statistics; else fixed ones).
+
+    In train mode ``dx = inv_std / N * (N * dxhat - sum(dxhat) - xhat *
+    sum(dxhat * xhat))`` with ``dxhat = dout * gamma``, each product and sum
+    in the reference's order, so float64 results are the reference's to the
+    bit: the gradient of a bias that batchnorm cancels is pure rounding, and
+    a gradient check of it prints NumPy's number only if the rounding is
+    NumPy's.
+    """
     n, d = dout.shape
     sum_g = np.zeros(d)
     sum_gh = np.zeros(d)
+    sum_dh = np.zeros(d)
+    sum_dhh = np.zeros(d)
     for i in range(n):
         drow = dout[i]
         hrow = xhat[i]
         for j in range(d):
-            sum_g[j] += drow[j]
-            sum_gh[j] += drow[j] * hrow[j]
+            g = drow[j]
+            h = hrow[j]
+            dh = g * gamma[j]
+            sum_g[j] += g
+            sum_gh[j] += g * h
+            sum_dh[j] += dh
+            sum_dhh[j] += dh * h
     for j in range(d):
         dbeta[j] = sum_g[j]
         dgamma[j] = sum_gh[j]
@@ -91,29 +116,31 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta):
         hrow = xhat[i]
         dxrow = dx[i]
         for j in range(d):
+            dh = drow[j] * gamma[j]
             if train:
-                # dxhat sums are gamma times the dout sums.
-                dxrow[j] = t(inv_std[j] / n * gamma[j] * (n * drow[j] - sum_g[j] - hrow[j] * sum_gh[j]))
+                dxrow[j] = t(inv_std[j] / n * ((n * dh - sum_dh[j]) - hrow[j] * sum_dhh[j]))
             else:
-                dxrow[j] = gamma[j] * drow[j] * inv_std[j]
+                dxrow[j] = dh * inv_std[j]
 
 
 @njit(cache=True, error_model="numpy")
 def layernorm_forward(x, gamma, beta, eps, xhat, out, inv_std):
-    """Per-row normalisation; ``inv_std`` (N,) is written for the backward pass."""
+    """Per-row normalisation; ``inv_std`` (N,) is written for the backward pass.
+
+    The row mean and variance are NumPy's ``x.mean(axis=1)`` and
+    ``x.var(axis=1)`` to the bit in float64: pairwise sums, the variance
+    from the squared deviations (see fastnn.kernels.numpy_order).
+    """
     n, d = x.shape
     t = x.dtype.type
+    squares = np.empty(d)
     for i in range(n):
         row = x[i]
-        mean = 0.0
-        for j in range(d):
-            mean += row[j]
-        mean /= d
-        var = 0.0
+        mean = pairwise_sum(row) / d
         for j in range(d):
             c = row[j] - mean
-            var += c * c
-        inv = 1.0 / math.sqrt(var / d + eps)
+            squares[j] = c * c
+        inv = 1.0 / math.sqrt(pairwise_sum(squares) / d + eps)
         inv_std[i] = t(inv)
         hrow = xhat[i]
         orow = out[i]

@@ -67,7 +67,7 @@ def check_loss(name, x, y, dtype):
     """Compare a loss and its gradient with the reference."""
     loss, dx = getattr(L, name)(x, y)
     ref_loss, ref_dx = getattr(R, name)(np.asarray(x, dtype), np.asarray(y))
-    assert type(loss) is float, f"{name}: loss is {type(loss).__name__}, expected float"
+    assert type(loss) is np.float64, f"{name}: loss is {type(loss).__name__}, expected np.float64"
     assert abs(loss - ref_loss) <= TOLERANCE[np.dtype(dtype)] * max(1.0, abs(ref_loss)), (
         f"{name}: loss {loss} vs reference {ref_loss}"
     )

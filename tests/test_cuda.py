@@ -48,7 +48,7 @@ def check_gpu_loss(name, x, y, dtype):
     loss, dx = getattr(G, name)(G.to_device(x), G.to_device(y))
     ref_loss, ref_dx = getattr(R, name)(np.asarray(x, dtype), y)
     cpu_loss, _ = getattr(L, name)(x, y)
-    assert type(loss) is float
+    assert type(loss) is np.float64
     for expected in (ref_loss, cpu_loss):
         assert abs(loss - expected) <= 1e-5 * max(1.0, abs(expected)) if dtype == np.float32 else 1e-12 * max(1.0, abs(expected))
     assert_close(host(dx), ref_dx, dtype, f"cuda {name} dx", scale_floor=1.0 / len(y))

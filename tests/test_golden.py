@@ -3,7 +3,7 @@
 import numpy as np
 
 import fastnn.layers as L
-from fastnn.gradcheck import rel_error
+from fastnn.gradient_check import rel_error
 
 
 def test_affine_forward_matches_seed():

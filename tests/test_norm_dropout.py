@@ -5,7 +5,7 @@ import pytest
 
 import fastnn.layers as L
 import fastnn.reference as R
-from fastnn.gradcheck import eval_numerical_gradient_array, rel_error
+from fastnn.gradient_check import eval_numerical_gradient_array, rel_error
 
 from helpers import assert_close, random_array
 
@@ -131,6 +131,32 @@ def test_norm_gradient_checks(name, mode):
             return forward(*args, fresh())[0]
 
         assert rel_error(eval_numerical_gradient_array(f, value.copy(), dout), grad) <= 1e-7
+
+
+def _batchnorm_backward_staged(dout, x, gamma, eps=1e-5):
+    """The course's first derivation: back through mean, centring, variance and scaling."""
+    n = x.shape[0]
+    centred = x - x.mean(axis=0)
+    var = (centred**2).mean(axis=0)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = centred * inv_std
+    dxhat = dout * gamma
+    dinv_std = (dxhat * centred).sum(axis=0)
+    dvar = -0.5 * inv_std**3 * dinv_std
+    dcentred = dxhat * inv_std + dvar * 2 * centred / n
+    return dcentred - dcentred.sum(axis=0) / n, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+@pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
+def test_batchnorm_closed_form_matches_the_staged_derivation(backward):
+    rng = np.random.default_rng(5)
+    x = 5 * rng.standard_normal((50, 7)) + 12
+    gamma, beta, dout = rng.standard_normal(7), rng.standard_normal(7), rng.standard_normal((50, 7))
+    staged = _batchnorm_backward_staged(dout, x, gamma)
+    for module in (L, R):
+        _, cache = module.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+        for grad, expected in zip(getattr(module, backward)(dout, cache), staged):
+            assert rel_error(grad, expected) < 1e-9
 
 
 def test_affine_norm_relu_matches_the_reference():
