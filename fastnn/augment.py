@@ -28,6 +28,18 @@ class Augment:
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed)
 
+    def checkpoint_state(self):
+        """The settings and the generator's current state, as plain data for fastnn.checkpoint."""
+        settings = {k: getattr(self, k) for k in ("max_shift", "max_degrees", "noise_std", "side", "seed")}
+        return {"settings": settings, "rng": self.rng.bit_generator.state}
+
+    @classmethod
+    def from_checkpoint_state(cls, state):
+        """An Augment that continues exactly where checkpoint_state() was taken."""
+        augment = cls(**state["settings"])
+        augment.rng.bit_generator.state = state["rng"]
+        return augment
+
     def __call__(self, X):
         """
         Inputs:

@@ -8,17 +8,63 @@ import numpy as np
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
 
 
 def _positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
     return value
+
+
+# The recipe seeds NumPy's legacy generator with seed * 1000 + member, which must stay below 2**32.
+_MAX_SEED = (2**32 - 1000) // 1000
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {_MAX_SEED}, got {text}") from None
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {_MAX_SEED}, got {text}")
+    return value
+
+
+def _threads(text):
+    import numba
+
+    value = _positive_int(text)
+    if value > numba.config.NUMBA_NUM_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {numba.config.NUMBA_NUM_THREADS} (this machine's CPUs), got {text}")
+    return value
+
+
+def _output_file(suffix):
+    """An argparse type: a path ending in suffix whose directory exists and is writable, checked before any work."""
+    import os
+
+    def check(text):
+        if not text.lower().endswith(suffix):
+            raise argparse.ArgumentTypeError(f"expected a file name ending in {suffix}, got {text}")
+        directory = os.path.dirname(os.path.abspath(text))
+        if not os.path.isdir(directory):
+            raise argparse.ArgumentTypeError(f"the directory of {text} does not exist")
+        if not os.access(directory, os.W_OK):
+            raise argparse.ArgumentTypeError(f"the directory of {text} is not writable")
+        return text
+
+    return check
 
 
 def _hidden_sizes(text):
@@ -51,42 +97,80 @@ def _add_train_parser(commands):
         "--seed-recipe runs the seed notebook's experiment instead (the 64-100-10 net, plain SGD).",
     )
     p.add_argument("--seed-recipe", action="store_true", help="the seed notebook's exact experiment")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and batches (default %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the split, initialisation and batches (default %(default)s)")
     p.add_argument("--dtype", choices=("float32", "float64"), help="default: float32, or float64 with --seed-recipe")
     p.add_argument("--lr", type=_positive_float, help=f"learning rate (default {net.lr}, or {seed_defaults.lr} with --seed-recipe)")
     p.add_argument("--batch-size", type=_positive_int, help=f"default {net.batch_size}, or {seed_defaults.batch_size} with --seed-recipe")
     p.add_argument("--hidden", type=_hidden_sizes, help="hidden sizes, e.g. 512,256 (default 512,256, or 100 with --seed-recipe)")
-    p.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
+    p.add_argument("--threads", type=_threads, help="threads for Numba and BLAS together (default: all CPUs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    # Each group's flags default to None here, so that a flag given with the
+    # other recipe is an error rather than silently ignored; the defaults
+    # below are filled in afterwards.
     g = p.add_argument_group("the default recipe")
-    g.add_argument("--model", choices=("two-layer", "fc"), default=net.model, help="default %(default)s")
-    g.add_argument("--optimizer", choices=("sgd", "momentum", "rmsprop", "adam"), default=net.optimizer, help="default %(default)s")
-    g.add_argument("--epochs", type=_positive_int, default=net.epochs, help="default %(default)s")
-    g.add_argument("--dropout", type=_keep_probability, default=net.dropout, help="keep probability (default %(default)s: none)")
-    g.add_argument("--norm", choices=("batchnorm", "layernorm", "none"), default=net.norm, help="default %(default)s")
-    g.add_argument("--init", choices=("he", "xavier", "normal", "uniform"), default=net.init, help="default %(default)s")
-    g.add_argument("--augment", action="store_true", help="random shifts, small rotations and noise per batch")
-    g.add_argument("--ensemble", type=_positive_int, default=net.ensemble, help="nets averaged (default %(default)s)")
-    g.add_argument("--plot", metavar="FILE.png", help="loss and train/validation accuracy curves (matplotlib)")
-    g.add_argument("--metrics", metavar="FILE.json", help="write the final numbers as JSON")
+    g.add_argument("--model", choices=("two-layer", "fc"), help=f"default {net.model}")
+    g.add_argument("--optimizer", choices=("sgd", "momentum", "rmsprop", "adam"), help=f"default {net.optimizer}")
+    g.add_argument("--epochs", type=_positive_int, help=f"default {net.epochs}")
+    g.add_argument("--dropout", type=_keep_probability, help=f"keep probability (default {net.dropout}: none)")
+    g.add_argument("--norm", choices=("batchnorm", "layernorm", "none"), help=f"default {net.norm}")
+    g.add_argument("--init", choices=("he", "xavier", "normal", "uniform"), help=f"default {net.init}")
+    g.add_argument("--augment", action="store_const", const=True, help="random shifts, small rotations and noise per batch")
+    g.add_argument("--ensemble", type=_positive_int, help=f"nets averaged (default {net.ensemble})")
+    g.add_argument("--plot", metavar="FILE.png", type=_output_file(".png"), help="loss and train/validation accuracy curves (matplotlib)")
+    g.add_argument("--metrics", metavar="FILE.json", type=_output_file(".json"), help="write the final numbers as JSON")
     s = p.add_argument_group("--seed-recipe only")
-    s.add_argument("--iters", type=_positive_int, default=seed_defaults.iters, help="SGD steps (default %(default)s)")
+    s.add_argument("--iters", type=_positive_int, help=f"SGD steps (default {seed_defaults.iters})")
     s.add_argument(
         "--eval-every",
         type=_positive_int,
-        default=seed_defaults.eval_every,
-        help="run the test set forward every this many steps; the seed does it every step (default %(default)s)",
+        help=f"run the test set forward every this many steps; the seed does it every step (default {seed_defaults.eval_every})",
     )
     s.add_argument(
         "--engine",
         choices=("fused", "layers", "reference"),
-        default="fused",
         help="fused: every step compiled (fastnn.trainer); layers: the seed's Python loop over fastnn.layers; "
-        "reference: the same loop over the NumPy oracle (default %(default)s)",
+        "reference: the same loop over the NumPy oracle (default fused)",
     )
-    s.add_argument("--compare", action="store_true", help="run every engine (and PyTorch, where installed) on identical batches")
-    s.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: train with fastnn.cuda on the GPU")
-    s.add_argument("--flush-subnormals", action="store_true", help="fused engine: set subnormal loss gradients to zero")
+    s.add_argument("--compare", action="store_const", const=True, help="run every engine (and PyTorch, where installed) on identical batches")
+    s.add_argument("--backend", choices=("cpu", "cuda"), help="cuda: train with fastnn.cuda on the GPU (default cpu)")
+    s.add_argument("--flush-subnormals", action="store_const", const=True, help="fused engine: set subnormal loss gradients to zero")
+    p.set_defaults(recipe_flags={
+        "model": net.model, "optimizer": net.optimizer, "epochs": net.epochs, "dropout": net.dropout, "norm": net.norm,
+        "init": net.init, "augment": False, "ensemble": net.ensemble, "plot": None, "metrics": None,
+    }, seed_recipe_flags={
+        "iters": seed_defaults.iters, "eval_every": seed_defaults.eval_every, "engine": "fused", "compare": False,
+        "backend": "cpu", "flush_subnormals": False,
+    })
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _settle_train_flags(args):
+    """Refuse the flags of the recipe not chosen (exit 2), then fill in the defaults of both."""
+    chosen, other = ("seed_recipe_flags", "recipe_flags") if args.seed_recipe else ("recipe_flags", "seed_recipe_flags")
+    stray = [_flag(k) for k in getattr(args, other) if getattr(args, k) is not None]
+    if stray:
+        which = "the default recipe (without --seed-recipe)" if args.seed_recipe else "--seed-recipe"
+        verb = "applies" if len(stray) == 1 else "apply"
+        print(f"fastnn train: error: {', '.join(stray)} {verb} only to {which}", file=sys.stderr)
+        raise SystemExit(2)
+    for group in (chosen, other):
+        for key, default in getattr(args, group).items():
+            if getattr(args, key) is None:
+                setattr(args, key, default)
+
+
+def _stop_if_diverged(losses, what):
+    """Exit with a message, status 1, when a loss became NaN or infinite."""
+    losses = np.atleast_1d(np.asarray(losses, np.float64))
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        where = f"at iteration {bad[0] + 1}" if losses.size > 1 else "by the end"
+        print(f"fastnn train: {what}: the training loss became {losses[bad[0]]} {where}; lower --lr and try again",
+              file=sys.stderr)
+        raise SystemExit(1)
 
 
 def _run_recipe(args):
@@ -108,6 +192,8 @@ def _run_recipe(args):
         f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment {recipe.augment}, seed {args.seed}"
     )
     result = train_recipe(recipe, split, progress=not args.no_progress)
+    for number, solver in enumerate(result.solvers, 1):
+        _stop_if_diverged(solver.loss_history, f"member {number}")
     print(f"members' test accuracies: {', '.join(f'{a:.4f}' for a in result.member_accuracies)}")
     print(f"test accuracy {result.accuracy:.4f}, wall time {result.seconds:.2f} s")
     if args.plot:
@@ -127,6 +213,7 @@ def _run_recipe(args):
 def _run_train(args):
     from fastnn import threads
 
+    _settle_train_flags(args)
     if args.threads:
         threads.set_num_threads(args.threads)
     if not args.seed_recipe:
@@ -171,6 +258,7 @@ def _run_seed_recipe(args):
     results = {}
     for name in names:
         results[name] = result = train_two_layer(table[name], split, recipe, progress=not args.no_progress, desc=name)
+        _stop_if_diverged(result.train_loss, name)
         print(f"{name}: test accuracy {result.accuracy:.4f}, wall time {result.seconds:.2f} s")
     if args.compare:
         ref = results["reference"].seconds
@@ -279,8 +367,8 @@ def build_parser():
     b.add_argument("--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), help="kernel families to run")
     b.add_argument("--repeats", type=_positive_int, default=7, help="interleaved rounds per case (default %(default)s)")
     b.add_argument("--train-steps", type=_positive_int, default=2000, help="steps of the training-loop case (default %(default)s)")
-    b.add_argument("--threads", type=_positive_int, help="threads for Numba and BLAS together (default: all CPUs)")
-    b.add_argument("--plot", metavar="FILE.png", help="draw the speed-ups with matplotlib (pip install -e '.[plot]')")
+    b.add_argument("--threads", type=_threads, help="threads for Numba and BLAS together (default: all CPUs)")
+    b.add_argument("--plot", metavar="FILE.png", type=_output_file(".png"), help="draw the speed-ups with matplotlib (pip install -e '.[plot]')")
     b.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -289,7 +377,13 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     handler = {"train": _run_train, "gradcheck": _run_gradcheck, "bench": _run_bench}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        # One line, the shell's status for SIGINT; checkpoints are written
+        # atomically, so the last complete one is intact.
+        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ from fastnn.validation import (
     check_keep_probability,
     check_mode,
     as_labels,
+    check_cache_mode,
     check_ndim,
     check_out,
     check_scores,
     check_shape,
+    same_buffer,
     unpack_cache,
 )
 
@@ -86,6 +88,22 @@ def affine_backward(dout, cache):
     return dx2.reshape(x.shape), dw, db
 
 
+def _elementwise_into(out, kernel, *inputs):
+    """Run kernel(*inputs, out), buffering when out partly overlaps an input.
+
+    An input that is out itself is fine (each element is read before it is
+    written); one that merely overlaps would be read after being written,
+    so the result goes through a temporary, as NumPy does.
+    """
+    if any(np.may_share_memory(out, a) and not same_buffer(out, a) for a in inputs):
+        result = np.empty_like(out)
+        kernel(*inputs, result)
+        out[...] = result
+    else:
+        kernel(*inputs, out)
+    return out
+
+
 def relu_forward(x, out=None):
     """
     Computes the forward pass for a layer of rectified linear units (ReLU).
@@ -93,7 +111,9 @@ def relu_forward(x, out=None):
     Inputs:
     - x: Inputs, of any shape
     - out: Optional C-contiguous array of x's shape and dtype to write the
-      result into (it may be x itself), for callers who reuse buffers
+      result into, for callers who reuse buffers.  It may be x itself or
+      overlap it; the cache then holds a copy of x, which the backward
+      pass needs.
 
     Returns a tuple of:
     - out: max(x, 0), of the same shape as x
@@ -102,10 +122,11 @@ def relu_forward(x, out=None):
     (x,) = as_float_arrays(("x",), x)
     if out is None:
         out = np.empty_like(x)
-    else:
-        check_out(out, x)
-    cpu.relu_forward(x, out)
-    return out, x
+        cpu.relu_forward(x, out)
+        return out, x
+    check_out(out, x)
+    cache = x.copy() if np.may_share_memory(out, x) else x
+    return _elementwise_into(out, cpu.relu_forward, x), cache
 
 
 def relu_backward(dout, cache, out=None):
@@ -118,7 +139,7 @@ def relu_backward(dout, cache, out=None):
     - dout: Upstream derivatives, of any shape
     - cache: Input x, of the same shape as dout
     - out: Optional C-contiguous array of dout's shape and dtype to write
-      the gradient into (it may be dout itself)
+      the gradient into (it may be dout itself, or overlap dout or x)
 
     Returns:
     - dx: Gradient with respect to x, of the same shape as dout
@@ -127,10 +148,10 @@ def relu_backward(dout, cache, out=None):
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
     if out is None:
         out = np.empty_like(dout)
-    else:
-        check_out(out, dout)
-    cpu.relu_backward(dout, x, out)
-    return out
+        cpu.relu_backward(dout, x, out)
+        return out
+    check_out(out, dout)
+    return _elementwise_into(out, cpu.relu_backward, dout, x)
 
 
 def affine_relu_forward(x, w, b):
@@ -238,18 +259,22 @@ def dropout_forward(x, dropout_param):
 
     Returns a tuple of:
     - out: Array of x's shape and dtype
-    - cache: (dropout_param, mask), mask a boolean array (None in test mode)
+    - cache: (dropout_param, mask): a copy of dropout_param as forward used
+      it, and a boolean mask (None in test mode)
     """
     mode = check_mode("dropout_param", dropout_param)
     p = check_keep_probability(dropout_param)
     (x,) = as_float_arrays(("x",), x)
     reseed(dropout_param)
+    # The cache keeps its own copy of the settings: backward must use the p
+    # that forward used, whatever happens to the caller's dict in between.
+    used = dict(dropout_param)
     if mode == "test":
-        return x.copy(), (dropout_param, None)
+        return x.copy(), (used, None)
     out = np.empty_like(x)
     mask = np.empty(x.shape, np.bool_)
     N.dropout_forward(x.reshape(-1), dropout_uniforms(x.shape).reshape(-1), p, out.reshape(-1), mask.reshape(-1))
-    return out, (dropout_param, mask)
+    return out, (used, mask)
 
 
 def dropout_backward(dout, cache):
@@ -342,8 +367,9 @@ def batchnorm_backward(dout, cache):
     - dbeta: Array of shape (D,)
     """
     xhat, gamma, inv_std, mode = unpack_cache(cache, ("xhat", "gamma", "inv_std", "mode"), "batchnorm_forward")
-    dout, xhat, gamma, inv_std = as_float_arrays(("dout", "xhat", "gamma", "inv_std"), dout, xhat, gamma, inv_std)
-    check_shape("dout", dout, xhat.shape, "the shape of the forward output (N, D)")
+    check_cache_mode(mode)
+    dout, xhat, gamma, inv_std = _check_norm_grad(dout, xhat, gamma, inv_std)
+    check_shape("cache's inv_std", inv_std, (dout.shape[1],), "one per feature")
     dx = np.empty_like(dout)
     dgamma = np.empty(dout.shape[1], dout.dtype)
     dbeta = np.empty(dout.shape[1], dout.dtype)
@@ -404,8 +430,8 @@ def layernorm_backward(dout, cache):
     - dbeta: Array of shape (D,)
     """
     xhat, gamma, inv_std = unpack_cache(cache, ("xhat", "gamma", "inv_std"), "layernorm_forward")
-    dout, xhat, gamma, inv_std = as_float_arrays(("dout", "xhat", "gamma", "inv_std"), dout, xhat, gamma, inv_std)
-    check_shape("dout", dout, xhat.shape, "the shape of the forward output (N, D)")
+    dout, xhat, gamma, inv_std = _check_norm_grad(dout, xhat, gamma, inv_std)
+    check_shape("cache's inv_std", inv_std, (dout.shape[0], 1), "one per row")
     dx = np.empty_like(dout)
     dgamma = np.empty(dout.shape[1], dout.dtype)
     dbeta = np.empty(dout.shape[1], dout.dtype)
@@ -413,7 +439,24 @@ def layernorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+def _check_norm_grad(dout, xhat, gamma, inv_std):
+    # The kernels index gamma and inv_std by the shape of dout: a forged or
+    # stale cache must fail here, not read out of bounds.
+    dout, xhat, gamma, inv_std = as_float_arrays(
+        ("dout", "cache's xhat", "cache's gamma", "cache's inv_std"), dout, xhat, gamma, inv_std
+    )
+    check_ndim("dout", dout, 2, "(N, D)")
+    check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, D)")
+    check_shape("cache's gamma", gamma, (dout.shape[1],), "one scale per feature")
+    return dout, xhat, gamma, inv_std
+
+
 _NORMS = {"batchnorm": (batchnorm_forward, batchnorm_backward), "layernorm": (layernorm_forward, layernorm_backward)}
+
+
+def _check_norm_name(norm):
+    if not isinstance(norm, str) or norm not in _NORMS:
+        raise ValueError(f"norm: expected 'batchnorm' or 'layernorm', got {norm!r}")
 
 
 def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm"):
@@ -430,8 +473,7 @@ def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm")
     - out: Array of shape (N, M)
     - cache: (fc_cache, norm_cache, relu_cache, norm)
     """
-    if norm not in _NORMS:
-        raise ValueError(f"norm: expected 'batchnorm' or 'layernorm', got {norm!r}")
+    _check_norm_name(norm)
     a, fc_cache = affine_forward(x, w, b)
     n, norm_cache = _NORMS[norm][0](a, gamma, beta, norm_param)
     out, relu_cache = relu_forward(n)
@@ -448,6 +490,7 @@ def affine_norm_relu_backward(dout, cache):
     fc_cache, norm_cache, relu_cache, norm = unpack_cache(
         cache, ("fc_cache", "norm_cache", "relu_cache", "norm"), "affine_norm_relu_forward"
     )
+    _check_norm_name(norm)
     dn = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = _NORMS[norm][1](dn, norm_cache)
     dx, dw, db = affine_backward(da, fc_cache)

@@ -5,19 +5,29 @@ hyper-parameters (defaults below, filled in on first use) and the rule's
 state (``velocity``, ``cache``, ``m``, ``v``, ``t``), created as zeros on
 first use.  Every update is one compiled pass (``fastnn.kernels.optim``).
 
-State is used as given.  ``w``, ``dw`` and the state arrays compute in one
-dtype by the layers' rule (float32 stays float32; integers count as
-float64; mixed float32 and float64 compute in float64, as NumPy's
-``w + v`` does in the course code), whatever their memory layout.  State of
-another shape raises ``ValueError`` naming the key.
+State is used as given.  Without ``in_place``, ``w``, ``dw`` and the state
+arrays compute in one dtype by the layers' rule (float32 stays float32;
+integers count as float64; mixed float32 and float64 compute in float64, as
+NumPy's ``w + v`` does in the course code), whatever their memory layout,
+and caller arrays are never written: ``next_w`` and the new state are new
+arrays, as in cs231n's ``next_w = w + v; config["velocity"] = v`` (the
+course's ``sgd`` alone updates ``w`` in place; fastnn's returns a new array
+there too).
 
-Caller arrays are never written unless ``config["in_place"]`` is true:
-without it ``next_w`` and the new state are new arrays, as in cs231n's
-``next_w = w + v; config["velocity"] = v`` (the course's ``sgd`` alone
-updates ``w`` in place; fastnn's returns a new array there too).  With it
-the caller allows the update to be written into ``w`` and into the state
-arrays themselves, where they are already C-contiguous arrays of the
-computing dtype (the Solver does this).
+With ``config["in_place"] = True`` the update is written into ``w`` itself,
+which is returned, and into the state arrays where they are already
+C-contiguous, writeable and of w's dtype (others are replaced by converted
+copies).  ``w`` keeps its dtype, as PyTorch's optimisers keep a
+parameter's: ``dw`` and the state are converted to it.  A ``w`` that is not
+C-contiguous is updated through a contiguous copy written back; a read-only
+or integer ``w`` is an error.  The Solver works this way.
+
+Every hyper-parameter must be a finite real number and ``t`` a
+non-negative integer; state of another shape than ``w`` is an error naming
+the key.  A config belongs to one parameter: each stateful update records
+the array it returned, and a later call with a different array while that
+one is still alive (one config shared by two parameters, which would mix
+their state and count Adam's ``t`` twice) raises ``ValueError``.
 
 | rule | defaults |
 |---|---|
@@ -27,6 +37,8 @@ computing dtype (the Solver does this).
 | adam | learning_rate 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-8 (t counts from 1) |
 """
 
+import weakref
+
 import numpy as np
 
 from fastnn.kernels import optim as K
@@ -35,12 +47,35 @@ from fastnn.validation import as_float_arrays, check_shape
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
 
 
-def _prepare(w, dw, config, defaults, state_names=()):
-    """Fill in defaults; return (target, dw, states, config) in one dtype, ready for a kernel.
+def _check_hyper_parameters(config, defaults):
+    for key in defaults:
+        value = config[key]
+        if key == "t":
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise TypeError(f"config['t']: expected a non-negative integer step count, got {value!r}")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"config[{key!r}]: expected a real number, got {type(value).__name__} {value!r}")
+        if not np.isfinite(value):
+            raise ValueError(f"config[{key!r}]: expected a finite number, got {value!r}")
 
-    ``target`` is w itself only when in_place allows it and w needs no
-    conversion; likewise each state array.  Every other array is a new one,
-    and new state arrays are stored into config.
+
+def _check_owner(config, w):
+    owner = config.get("_param")
+    previous = owner() if owner is not None else None
+    if previous is not None and previous is not w:
+        raise ValueError(
+            "config: its state belongs to the array its last update returned, which is still in use, and this "
+            "call passes another one; a config belongs to one parameter (pass the previous next_w, or give each "
+            "parameter its own config dict, as the Solver does)"
+        )
+
+
+def _prepare(w, dw, config, defaults, state_names=()):
+    """Fill in and check the config; return (target, dw, states, config) ready for a kernel.
+
+    See the module docstring for the rules: the computing dtype, which
+    arrays are written in place, and which are new.
     """
     if config is None:
         config = {}
@@ -48,15 +83,26 @@ def _prepare(w, dw, config, defaults, state_names=()):
         raise TypeError(f"config: expected a dict or None, got {type(config).__name__}")
     for key, value in defaults.items():
         config.setdefault(key, value)
+    _check_hyper_parameters(config, defaults)
     if not isinstance(w, np.ndarray):
         raise TypeError(f"w: expected a numpy.ndarray, got {type(w).__name__}")
+    if state_names:
+        _check_owner(config, w)
+    in_place = bool(config.get("in_place", False))
     given = {name: config.get(name) for name in state_names}
     present = [name for name in state_names if given[name] is not None]
     names = ("w", "dw", *(f"config[{name!r}]" for name in present))
-    arrays = as_float_arrays(names, w, dw, *(given[name] for name in present))
+    values = (w, dw, *(given[name] for name in present))
+    if in_place:
+        if w.dtype not in (np.float32, np.float64):
+            raise TypeError(f"w: in_place keeps w's dtype, so it needs a float32 or float64 w, got dtype {w.dtype}")
+        if not w.flags.writeable:
+            raise ValueError("w: in_place writes into w, which is read-only")
+        arrays = [np.asarray(as_float_arrays((n,), v)[0], dtype=w.dtype, order="C") for n, v in zip(names, values)]
+    else:
+        arrays = as_float_arrays(names, *values)
     w_arr, dw_arr, present_arrays = arrays[0], arrays[1], arrays[2:]
     check_shape("dw", dw_arr, w_arr.shape, "the shape of w")
-    in_place = bool(config.get("in_place", False))
 
     def writable(array, original):
         # A caller's array is written only when in_place allows it and it can be.
@@ -69,13 +115,24 @@ def _prepare(w, dw, config, defaults, state_names=()):
     for name in state_names:
         if name in converted:
             state = converted[name]
-            check_shape(f"config[{name!r}]", state, w_arr.shape, "the shape of w")
+            check_shape(f"config[{name!r}]", state, w_arr.shape, "the shape of w; a config belongs to one parameter")
             state = writable(state, given[name])
         else:
             state = np.zeros_like(w_arr)
         config[name] = state
         states.append(state)
-    return writable(w_arr, w), dw_arr, states, config
+    target = writable(w_arr, w)
+    if state_names:
+        config["_param"] = weakref.ref(w if in_place else target)
+    return target, dw_arr, states, config
+
+
+def _result(w, target, config):
+    """The array to return: with in_place, w itself (a non-contiguous w gets the result written back)."""
+    if config.get("in_place", False) and target is not w:
+        w[...] = target
+        return w
+    return target
 
 
 def _flat(*arrays):
@@ -95,9 +152,9 @@ def sgd(w, dw, config=None):
     - next_w: The updated parameter (w itself when in_place)
     - config: The config, with defaults filled in
     """
-    w, dw, _, config = _prepare(w, dw, config, {"learning_rate": 1e-2})
-    K.sgd(*_flat(w, dw), w.dtype.type(config["learning_rate"]))
-    return w, config
+    target, dw, _, config = _prepare(w, dw, config, {"learning_rate": 1e-2})
+    K.sgd(*_flat(target, dw), target.dtype.type(config["learning_rate"]))
+    return _result(w, target, config), config
 
 
 def sgd_momentum(w, dw, config=None):
@@ -111,10 +168,10 @@ def sgd_momentum(w, dw, config=None):
     Returns a tuple of:
     - next_w, config
     """
-    w, dw, (velocity,), config = _prepare(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
-    t = w.dtype.type
-    K.sgd_momentum(*_flat(w, dw, velocity), t(config["learning_rate"]), t(config["momentum"]))
-    return w, config
+    target, dw, (velocity,), config = _prepare(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
+    t = target.dtype.type
+    K.sgd_momentum(*_flat(target, dw, velocity), t(config["learning_rate"]), t(config["momentum"]))
+    return _result(w, target, config), config
 
 
 def rmsprop(w, dw, config=None):
@@ -128,12 +185,12 @@ def rmsprop(w, dw, config=None):
     Returns a tuple of:
     - next_w, config
     """
-    w, dw, (cache,), config = _prepare(
+    target, dw, (cache,), config = _prepare(
         w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}, ("cache",)
     )
-    t = w.dtype.type
-    K.rmsprop(*_flat(w, dw, cache), t(config["learning_rate"]), t(config["decay_rate"]), t(config["epsilon"]))
-    return w, config
+    t = target.dtype.type
+    K.rmsprop(*_flat(target, dw, cache), t(config["learning_rate"]), t(config["decay_rate"]), t(config["epsilon"]))
+    return _result(w, target, config), config
 
 
 def adam(w, dw, config=None):
@@ -149,15 +206,15 @@ def adam(w, dw, config=None):
     - next_w, config
     """
     defaults = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 0}
-    w, dw, (m, v), config = _prepare(w, dw, config, defaults, ("m", "v"))
+    target, dw, (m, v), config = _prepare(w, dw, config, defaults, ("m", "v"))
     config["t"] += 1
     b1, b2, step = config["beta1"], config["beta2"], config["t"]
-    t = w.dtype.type
+    t = target.dtype.type
     K.adam(
-        *_flat(w, dw, m, v), t(config["learning_rate"]), t(b1), t(b2), t(config["epsilon"]),
+        *_flat(target, dw, m, v), t(config["learning_rate"]), t(b1), t(b2), t(config["epsilon"]),
         t(1 - b1**step), t(1 - b2**step),
     )
-    return w, config
+    return _result(w, target, config), config
 
 
 def get_rule(rule):

@@ -23,7 +23,10 @@ fastnn's extras: ``update_rule`` may be a callable ``rule(w, dw, config)``
 as well as a name in fastnn.optim; ``augment``, a callable applied to every
 batch; ``seed``, which draws from a private ``np.random.RandomState(seed)``
 (the same numbers as ``np.random.seed(seed)`` would give) instead of the
-global generator; checkpoints that ``load_checkpoint`` resumes.
+global generator; checkpoints that ``load_checkpoint`` resumes.  A
+checkpoint, ``{checkpoint_name}_epoch_{n}.npz``, is arrays and JSON in one
+file (fastnn.checkpoint: no pickle, so loading one runs no code), written
+atomically, so a kill mid-save leaves the previous one intact.
 
 Where the model is exactly fastnn's own two-layer net (``TwoLayerNet``, or
 ``FullyConnectedNet`` with one hidden layer, no normalisation and no
@@ -36,13 +39,14 @@ batches.  Anything else, a subclass or a look-alike included, runs
 ``model.loss`` every iteration.
 """
 
-import pickle
+import os
 
 import numpy as np
 from tqdm import tqdm
 
 import fastnn.layers
-from fastnn import optim
+from fastnn import checkpoint, optim
+from fastnn.augment import Augment
 from fastnn.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 
 _OPTIONS = {
@@ -77,7 +81,7 @@ class Solver:
     - batch_size, num_epochs: Minibatch size and number of passes over the data
     - num_train_samples, num_val_samples: Examples drawn (with replacement)
       to measure accuracy (None: all)
-    - checkpoint_name: Write {checkpoint_name}_epoch_{n}.pkl after every epoch
+    - checkpoint_name: Write {checkpoint_name}_epoch_{n}.npz after every epoch
     - print_every: Print the loss every this many iterations
     - verbose: The course's printed lines and a progress bar; False for silence
     - augment: Optional callable X -> augmented X, applied to every batch
@@ -102,8 +106,36 @@ class Solver:
         for name in ("lr_decay", "batch_size", "num_epochs", "num_train_samples", "num_val_samples",
                      "checkpoint_name", "print_every", "verbose", "augment", "seed"):
             setattr(self, name, options[name])
+        self._check_options()
         self._random = np.random if self.seed is None else np.random.RandomState(self.seed)
         self._reset()
+
+    def _check_options(self):
+        def whole(name, value, low):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+
+        whole("batch_size", self.batch_size, 1)
+        whole("num_epochs", self.num_epochs, 0)
+        whole("print_every", self.print_every, 1)
+        for name in ("num_train_samples", "num_val_samples"):
+            if getattr(self, name) is not None:
+                whole(name, getattr(self, name), 1)
+        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(self.lr_decay) or self.lr_decay <= 0:
+            raise ValueError(f"lr_decay: expected a finite positive number, got {self.lr_decay!r}")
+        if self.seed is not None:
+            whole("seed", self.seed, 0)
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(f"augment: expected a callable X -> X or None, got {type(self.augment).__name__}")
+        for split in ("train", "val"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            if not hasattr(X, "shape") or not hasattr(y, "shape") or X.ndim < 1:
+                raise TypeError(f"data: expected X_{split} and y_{split} as arrays, got {type(X).__name__} and {type(y).__name__}")
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"data: X_{split} has {X.shape[0]} rows but y_{split} has {y.shape[0]} labels")
+        if self.X_train.shape[0] == 0:
+            raise ValueError(f"data: expected at least one training example, got X_train of shape {self.X_train.shape}")
 
     def _reset(self):
         self.epoch = 0
@@ -259,24 +291,39 @@ class Solver:
             self.model.params = {k: v.copy() for k, v in self.best_params.items()}
 
     def _state(self):
+        """The Solver as plain data for fastnn.checkpoint (private config keys, such as an update's owner, left out)."""
+        m = self.model
+        if type(m) in (TwoLayerNet, FullyConnectedNet):
+            model = m.checkpoint_state()
+        else:
+            model = {"foreign": f"{type(m).__module__}.{type(m).__qualname__}", "params": m.params}
+        rule = getattr(self.update_rule, "__name__", None)
+        if rule is None or getattr(optim, rule, None) is not self.update_rule:
+            rule = None
+        if self.augment is None:
+            augment = None
+        elif type(self.augment) is Augment:
+            augment = self.augment.checkpoint_state()
+        else:
+            augment = {"foreign": repr(self.augment)}
+
+        def public(config):
+            return {k: v for k, v in config.items() if not k.startswith("_")}
+
         return {
-            "model": self.model,
-            "update_rule": self.update_rule,
-            "optim_config": self.optim_config,
-            "optim_configs": self.optim_configs,
-            "lr_decay": self.lr_decay,
-            "batch_size": self.batch_size,
-            "num_epochs": self.num_epochs,
-            "num_train_samples": self.num_train_samples,
-            "num_val_samples": self.num_val_samples,
-            "print_every": self.print_every,
-            "seed": self.seed,
+            "model": model,
+            "update_rule": rule,
+            "augment": augment,
+            "optim_config": public(self.optim_config),
+            "optim_configs": {p: public(c) for p, c in self.optim_configs.items()},
+            "options": {k: getattr(self, k) for k in ("lr_decay", "batch_size", "num_epochs", "num_train_samples",
+                                                      "num_val_samples", "print_every", "seed", "checkpoint_name")},
             "epoch": self.epoch,
             "best_val_acc": self.best_val_acc,
             "best_params": self.best_params,
-            "loss_history": self.loss_history,
-            "train_acc_history": self.train_acc_history,
-            "val_acc_history": self.val_acc_history,
+            "loss_history": np.asarray(self.loss_history, np.float64),
+            "train_acc_history": np.asarray(self.train_acc_history, np.float64),
+            "val_acc_history": np.asarray(self.val_acc_history, np.float64),
             "random_state": self._random.get_state() if self.seed is not None else None,
         }
 
@@ -285,37 +332,67 @@ class Solver:
         # course also writes one after the first iteration).
         if self.checkpoint_name is None:
             return
-        path = f"{self.checkpoint_name}_epoch_{self.epoch}.pkl"
+        path = f"{self.checkpoint_name}_epoch_{self.epoch}.npz"
         self._say(bar, f'Saving checkpoint to "{path}"')
-        with open(path, "wb") as f:
-            pickle.dump(self._state(), f)
+        checkpoint.save(path, self._state())
         self.last_checkpoint = path
 
     @classmethod
-    def load_checkpoint(cls, path, data, **kwargs):
+    def load_checkpoint(cls, path, data, model=None, **kwargs):
         """
         A Solver that resumes from a checkpoint written by train().
 
-        A Solver made with seed= resumes bit for bit; one that draws from
-        NumPy's global generator continues from that generator's current state.
+        A Solver made with seed= resumes bit for bit (batches, subsamples and
+        a fastnn Augment's draws continue where they stopped); one that
+        draws from NumPy's global generator continues from that generator's
+        current state.  The checkpoint_name is kept, so the resumed run goes
+        on writing checkpoints.
 
         Inputs:
-        - path: The .pkl file
+        - path: The .npz file
         - data: The same data dict as before
-        - kwargs: Options to change (num_epochs to train further, verbose, ...)
+        - model: Needed only when the checkpoint holds a model of another
+          class than fastnn's own; its params are replaced by the checkpoint's
+        - kwargs: Options to change (num_epochs to train further, verbose,
+          ...); update_rule and augment are needed here when they were
+          callables of one's own, which a checkpoint cannot hold
 
         Returns:
         - Solver whose train() continues from the checkpoint's epoch
         """
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-        options = {k: state[k] for k in ("update_rule", "optim_config", "lr_decay", "batch_size", "num_epochs",
-                                         "num_train_samples", "num_val_samples", "print_every", "seed")}
+        state = checkpoint.load(path)
+        expected = ("model", "update_rule", "augment", "optim_config", "optim_configs", "options", "epoch",
+                    "best_val_acc", "best_params", "loss_history", "train_acc_history", "val_acc_history", "random_state")
+        if not isinstance(state, dict) or any(k not in state for k in expected):
+            raise checkpoint.CheckpointError(f"{os.fspath(path)}: a fastnn checkpoint, but not of a Solver")
+        saved = state["model"]
+        if model is None:
+            if "foreign" in saved:
+                raise ValueError(f"model: the checkpoint holds a {saved['foreign']}, which only its own code can "
+                                 f"build; pass model= (its params are then restored)")
+            model = FullyConnectedNet.from_checkpoint_state(saved)
+        else:
+            params = saved["params"] if "foreign" in saved else saved["attributes"]["params"]
+            model.params = dict(params)
+        options = dict(state["options"], optim_config=state["optim_config"])
+        if state["update_rule"] is not None:
+            options["update_rule"] = state["update_rule"]
+        elif "update_rule" not in kwargs:
+            raise ValueError("update_rule: the checkpoint was trained with a callable rule of one's own, which a "
+                             "checkpoint cannot hold; pass update_rule=")
+        augment = state["augment"]
+        if augment is not None and "foreign" in augment and "augment" not in kwargs:
+            raise ValueError(f"augment: the checkpoint was trained with augment={augment['foreign']}, which a "
+                             f"checkpoint cannot hold; pass augment= (or augment=None to drop it)")
+        if augment is not None and "foreign" not in augment:
+            options["augment"] = Augment.from_checkpoint_state(augment)
         options.update(kwargs)
-        solver = cls(state["model"], data, **options)
-        for key in ("optim_configs", "epoch", "best_val_acc", "best_params", "loss_history", "train_acc_history", "val_acc_history"):
-            setattr(solver, key, state[key])
-        if state["random_state"] is not None and solver.seed == state["seed"]:
+        solver = cls(model, data, **options)
+        solver.optim_configs = state["optim_configs"]
+        solver.best_params = state["best_params"]
+        solver.epoch, solver.best_val_acc = state["epoch"], state["best_val_acc"]
+        for name in ("loss_history", "train_acc_history", "val_acc_history"):
+            setattr(solver, name, list(state[name]))
+        if state["random_state"] is not None and solver.seed == state["options"]["seed"]:
             solver._random.set_state(state["random_state"])
         return solver
-

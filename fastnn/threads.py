@@ -13,6 +13,13 @@ So fastnn uses the OpenMP layer with a short spin.  libgomp reads
 ``GOMP_SPINCOUNT`` once, when it is loaded, which happens at Numba's first
 parallel launch; :func:`configure` sets it (unless you set it yourself)
 when the kernels are imported, before that launch.
+
+libgomp does not survive ``fork()`` once its threads have started: a
+forked child that launches a parallel kernel is killed ("fork() called from
+a process already using GNU OpenMP").  So a child forked after the parent's
+first parallel launch runs every kernel serially (:func:`parallel_allowed`
+turns False in it); children started with spawn or forkserver are fresh
+processes and run in parallel.
 """
 
 import contextlib
@@ -21,26 +28,65 @@ import os
 from fastnn import config
 
 
+_parallel = True
+_wanted = None  # the count given to set_num_threads, for every thread of the process
+
+
+def parallel_allowed():
+    """
+    Whether a parallel kernel may launch here, called just before one does.
+
+    False in a process forked after its parent started OpenMP threads
+    (kernels there run serially).  Otherwise it also applies the count of
+    :func:`set_num_threads` to the calling thread: Numba's own setting is
+    per thread, and a new thread would start with all of them.
+    """
+    if _parallel and _wanted is not None:
+        import numba
+
+        if numba.get_num_threads() != _wanted:
+            numba.set_num_threads(_wanted)
+    return _parallel
+
+
+def _after_fork_in_child():
+    global _parallel
+    import numba
+
+    try:
+        started = numba.threading_layer() == "omp"
+    except ValueError:  # no parallel launch yet: the child may start its own threads
+        started = False
+    if started:
+        _parallel = False
+
+
 def configure():
-    """Choose the threading layer and spin count before Numba starts threads."""
+    """Choose the threading layer and spin count before Numba starts threads; make forked children safe."""
     import numba
 
     os.environ.setdefault("GOMP_SPINCOUNT", str(config.GOMP_SPINCOUNT))
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    if not getattr(configure, "registered", False):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        configure.registered = True
 
 
 def get_num_threads():
-    """The number of threads Numba's parallel kernels use in this thread."""
+    """The number of threads fastnn's parallel kernels use: set_num_threads' count, in every thread."""
     import numba
 
-    return numba.get_num_threads()
+    return numba.get_num_threads() if _wanted is None else _wanted
 
 
 def set_num_threads(n):
     """
-    Use ``n`` threads in Numba's parallel kernels and in every BLAS library
+    Use ``n`` threads in fastnn's parallel kernels and in every BLAS library
     loaded in the process (NumPy's OpenBLAS and the one under Numba's
-    ``np.dot``), so that neither oversubscribes the other.
+    ``np.dot``), so that neither oversubscribes the other.  It holds for
+    every thread of the process, those started later included: Numba's own
+    ``numba.set_num_threads`` is per thread, so fastnn applies the count in
+    each thread before a parallel launch.
 
     Inputs:
     - n: Positive integer, at most the number of CPUs Numba was started with
@@ -48,8 +94,10 @@ def set_num_threads(n):
     import numba
     from threadpoolctl import threadpool_limits
 
+    global _wanted
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads: expected an integer from 1 to {numba.config.NUMBA_NUM_THREADS}, got {n!r}")
+    _wanted = n
     numba.set_num_threads(n)
     threadpool_limits(n, user_api="blas")
 
@@ -60,12 +108,14 @@ def limit_threads(n):
     import numba
     from threadpoolctl import threadpool_limits
 
-    previous = numba.get_num_threads()
+    global _wanted
+    previous, previous_wanted = numba.get_num_threads(), _wanted
     with threadpool_limits(user_api="blas"):
         set_num_threads(n)
         try:
             yield
         finally:
+            _wanted = previous_wanted
             numba.set_num_threads(previous)
 
 

@@ -100,7 +100,8 @@ def sgd_two_layer(
     """
     from threadpoolctl import threadpool_limits
 
-    from fastnn.kernels.fused import sgd_two_layer_steps
+    from fastnn import threads
+    from fastnn.kernels.fused import sgd_two_layer_steps, sgd_two_layer_steps_serial
 
     W1, b1, W2, b2 = _check_params(params)
     d, h = W1.shape
@@ -149,8 +150,9 @@ def sgd_two_layer(
     test_correct = np.zeros(steps + 1, np.int64)
     split = _split_point(batch, d, h, c, n_test)
     # BLAS runs single-threaded inside the kernel's two tasks; more would oversubscribe.
+    steps_kernel = sgd_two_layer_steps if threads.parallel_allowed() else sgd_two_layer_steps_serial
     with threadpool_limits(1, user_api="blas"):
-        sgd_two_layer_steps(
+        steps_kernel(
             X, y, batches, W1, b1, W2, b2, dtype.type(lr), X_test, y_test, split, eval_mask,
             bool(flush_subnormals), g, t, train_loss, test_loss, test_correct,
         )

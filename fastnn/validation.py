@@ -29,6 +29,8 @@ def _float_dtype(name, array):
         return np.dtype(np.float64)
     if array.dtype in SUPPORTED_FLOATS:
         return array.dtype
+    if kind == "f" and array.dtype.newbyteorder("=") in SUPPORTED_FLOATS:
+        return array.dtype.newbyteorder("=")  # big-endian floats: converted, as NumPy would
     raise TypeError(
         f"{name}: expected a float32 or float64 array (integer arrays are treated "
         f"as float64), got dtype {array.dtype}"
@@ -84,8 +86,8 @@ def check_ndim(name, array, ndim, layout):
 
 def check_out(out, like):
     """Check a caller-supplied output buffer against the array it must match."""
-    if type(out) is not np.ndarray:
-        raise TypeError(f"out: expected a numpy.ndarray, got {type(out).__name__}")
+    if type(out) not in (np.ndarray, np.memmap):
+        raise TypeError(f"out: expected a numpy.ndarray or numpy.memmap, got {type(out).__name__}")
     if out.dtype != like.dtype:
         raise TypeError(f"out: expected dtype {like.dtype}, got dtype {out.dtype}")
     check_shape("out", out, like.shape, "the shape of the result")
@@ -176,3 +178,14 @@ def check_keep_probability(dropout_param):
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
         raise ValueError(f"dropout_param['p']: expected a keep probability in (0, 1], got {p!r}")
     return float(p)
+
+
+def same_buffer(a, b):
+    """True when two C-contiguous arrays of one shape start at the same address (exact aliasing)."""
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape
+
+
+def check_cache_mode(mode):
+    """A normalisation cache's mode must be 'train' or 'test', exactly."""
+    if not isinstance(mode, str) or mode not in ("train", "test"):
+        raise ValueError(f"cache's mode: expected 'train' or 'test', got {mode!r}")

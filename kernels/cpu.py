@@ -43,7 +43,11 @@ def _rows_per_chunk(num_cols):
 
 
 def _is_large_rows(matrix):
-    return matrix.size >= config.PARALLEL_MIN_ROW_ELEMENTS and matrix.shape[0] > 1
+    return matrix.size >= config.PARALLEL_MIN_ROW_ELEMENTS and matrix.shape[0] > 1 and threads.parallel_allowed()
+
+
+def _is_large(array):
+    return array.size >= config.PARALLEL_MIN_ELEMENTS and threads.parallel_allowed()
 
 
 # ---------------------------------------------------------------- ReLU
@@ -110,7 +114,7 @@ def relu_forward(x, out):
     out : ndarray, same shape and dtype as ``x``, C-contiguous
         Written with the result; may be ``x`` itself.
     """
-    if x.size >= config.PARALLEL_MIN_ELEMENTS:
+    if _is_large(x):
         _relu_forward_chunked(x, out, config.CHUNK_ELEMENTS)
     else:
         _relu_forward_serial(x, out)
@@ -127,7 +131,7 @@ def relu_backward(dout, x, dx):
     dx : ndarray, same shape and dtype, C-contiguous
         Written with the gradient; may be ``dout`` itself.
     """
-    if x.size >= config.PARALLEL_MIN_ELEMENTS:
+    if _is_large(x):
         _relu_backward_chunked(dout, x, dx, config.CHUNK_ELEMENTS)
     else:
         _relu_backward_serial(dout, x, dx)
@@ -463,8 +467,8 @@ def _softmax_chunked(x, y, dx, scale, rows):
 
 @njit(cache=True, fastmath=_REDUCE)
 def _svm_span(x, y, dx, scale, start, stop):
-    one = x.dtype.type(1)
     zero = x.dtype.type(0)
+    one = x.dtype.type(1)
     total = 0.0
     for i in range(start, stop):
         row = x[i]
@@ -473,16 +477,19 @@ def _svm_span(x, y, dx, scale, start, stop):
         target = row[label]
         violated = 0
         row_total = 0.0
-        # Branch-free so it vectorises; the label's own margin is exactly 1
-        # (row[label] - target == 0) and is taken back out after the loop.
+        # Branch-free so it vectorises; the label's own margin is selected
+        # away.  `not margin <= 0` keeps NaN, so a NaN or inf in the row
+        # propagates into the loss as the reference's np.maximum does, and
+        # NaN margins count as not violated, as its `margins > 0` does.
         for j in range(row.size):
             margin = row[j] - target + one
+            margin = zero if j == label else margin
+            row_total += margin if not margin <= zero else zero
             positive = margin > zero
-            row_total += margin if positive else zero
             grad[j] = scale if positive else zero
             violated += positive
-        total += row_total - 1.0
-        grad[label] = -(violated - 1) * scale
+        total += row_total
+        grad[label] = -violated * scale
     return total
 
 

@@ -31,7 +31,7 @@ if importlib.util.find_spec("numba_cuda") is None:
 if not hasattr(np, "row_stack"):
     np.row_stack = np.vstack
 
-from numba import cuda, float32, float64  # noqa: E402
+from numba import cuda, float32, float64, int64  # noqa: E402
 
 from fastnn import config  # noqa: E402
 
@@ -47,7 +47,8 @@ if not SIMULATOR and not cuda.is_available():
         "before numba is first imported."
     )
 
-_NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64}
+# int64 too: labels of any integer dtype are cast to it.
+_NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64}
 
 _DEVICE_ARRAY = cuda.devicearray.FakeCUDAArray if SIMULATOR else cuda.devicearray.DeviceNDArray
 
@@ -467,8 +468,12 @@ def _svm_kernel(nb):
                 target = x[i, label]
                 for j in range(lane, c, width):
                     margin = x[i, j] - target + one
-                    if j != label and margin > zero:
+                    other = j != label
+                    # A NaN margin joins the loss (as np.maximum propagates
+                    # it) but is not a violation (as `margins > 0` is False).
+                    if other and not margin <= zero:
                         total += margin
+                    if other and margin > zero:
                         count += one
                         dx[i, j] = scale
                     else:

@@ -88,12 +88,43 @@ def _sgd(w, dw, lr):
         wf[i] -= lr * dwf[i]
 
 
+@njit(cache=True)
+def _task(task, i, training, evaluate, X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, g, t):
+    """Task 0 or 1 of step i: (batch loss, test loss summed, test rows right)."""
+    step_loss = 0.0
+    test_total = 0.0
+    correct = 0
+    if task == 0:
+        if training:
+            step_loss = _train_step(X, y, batches[i], W1, b1, W2, b2, g, flush)
+        if evaluate:
+            test_total, correct = _test_rows(Xt, yt, 0, split, W1, b1, W2, b2, t)
+    elif evaluate:
+        test_total, correct = _test_rows(Xt, yt, split, Xt.shape[0], W1, b1, W2, b2, t)
+    return step_loss, test_total, correct
+
+
+@njit(cache=True)
+def _finish(i, training, evaluate, step_loss, test_total, correct, W1, b1, W2, b2, lr, n_test, g,
+            train_loss, test_loss, test_correct):
+    if evaluate:
+        test_loss[i] = test_total / max(n_test, 1)
+        test_correct[i] = correct
+    if training:
+        train_loss[i] = step_loss
+        _sgd(W1, g[7], lr)
+        _sgd(b1, g[8], lr)
+        _sgd(W2, g[9], lr)
+        _sgd(b2, g[10], lr)
+
+
 @njit(cache=True, parallel=True)
 def sgd_two_layer_steps(
     X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, g, t, train_loss, test_loss, test_correct
 ):
     """
-    Run ``len(batches)`` SGD steps of the two-layer net, in place.
+    Run ``len(batches)`` SGD steps of the two-layer net, in place, the two
+    tasks of each step in a ``prange``.
 
     Parameters
     ----------
@@ -123,31 +154,34 @@ def sgd_two_layer_steps(
     test_correct : ndarray of int64, shape (S + 1,)
         Written with the number of test rows classified right.
     """
-    n_test = Xt.shape[0]
     for i in range(batches.shape[0] + 1):
         training = i < batches.shape[0]
-        evaluate = eval_mask[i]
         step_loss = 0.0
         test_total = 0.0
         correct = 0
         for task in prange(2):
-            if task == 0:
-                if training:
-                    step_loss += _train_step(X, y, batches[i], W1, b1, W2, b2, g, flush)
-                if evaluate:
-                    part, c = _test_rows(Xt, yt, 0, split, W1, b1, W2, b2, t)
-                    test_total += part
-                    correct += c
-            elif evaluate:
-                part, c = _test_rows(Xt, yt, split, n_test, W1, b1, W2, b2, t)
-                test_total += part
-                correct += c
-        if evaluate:
-            test_loss[i] = test_total / max(n_test, 1)
-            test_correct[i] = correct
-        if training:
-            train_loss[i] = step_loss
-            _sgd(W1, g[7], lr)
-            _sgd(b1, g[8], lr)
-            _sgd(W2, g[9], lr)
-            _sgd(b2, g[10], lr)
+            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, g, t)
+            step_loss += a
+            test_total += b
+            correct += c
+        _finish(i, training, eval_mask[i], step_loss, test_total, correct, W1, b1, W2, b2, lr, Xt.shape[0], g,
+                train_loss, test_loss, test_correct)
+
+
+@njit(cache=True)
+def sgd_two_layer_steps_serial(
+    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, g, t, train_loss, test_loss, test_correct
+):
+    """sgd_two_layer_steps with the two tasks one after the other, for a forked child (fastnn.threads)."""
+    for i in range(batches.shape[0] + 1):
+        training = i < batches.shape[0]
+        step_loss = 0.0
+        test_total = 0.0
+        correct = 0
+        for task in range(2):
+            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, g, t)
+            step_loss += a
+            test_total += b
+            correct += c
+        _finish(i, training, eval_mask[i], step_loss, test_total, correct, W1, b1, W2, b2, lr, Xt.shape[0], g,
+                train_loss, test_loss, test_correct)

@@ -121,3 +121,60 @@ def test_recipe_flags(capsys, flags):
 def test_seed_recipe_takes_one_hidden_size():
     with pytest.raises(SystemExit, match="one size"):
         main(["train", "--seed-recipe", "--hidden", "10,10", "--iters", "1"])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seed-recipe", "--iters", "3", "--metrics", "m.json", "--plot", "p.png", "--epochs", "99"],
+     ["--epochs, --plot, --metrics apply only to the default recipe"]),
+    (["--iters", "5"], ["--iters applies only to --seed-recipe"]),
+    (["--engine", "layers", "--compare"], ["--engine, --compare apply only to --seed-recipe"]),
+])
+def test_flags_of_the_other_recipe_are_refused(capsys, argv, words):
+    # They were silently ignored: exit 0, nothing written.
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words), err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--lr", "inf"], ["--lr", "positive finite"]),
+    (["--lr", "nan"], ["--lr", "positive finite"]),
+    (["--threads", "999"], ["--threads", "at most"]),
+    (["--seed", "-1"], ["--seed", "from 0 to"]),
+    (["--metrics", "/nonexistent/x.json"], ["--metrics", "does not exist"]),
+    (["--plot", "p.txt"], ["--plot", "ending in .png"]),
+])
+def test_bad_values_are_argparse_errors_before_any_work(capsys, argv, words):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words) and "Traceback" not in err, err
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # lr 1e300 in float32
+@pytest.mark.parametrize("argv", [["--epochs", "1", "--ensemble", "1"], ["--seed-recipe", "--iters", "100"]])
+def test_a_diverged_run_stops_with_a_message(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--lr", "1e300", "--no-progress", *argv])
+    assert info.value.code == 1
+    assert "the training loss became nan" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_and_exits_130():
+    import signal
+    import time
+
+    script = Path(sys.executable).with_name("fastnn")
+    child = subprocess.Popen([str(script), "train", "--seed-recipe", "--iters", "100000000", "--no-progress"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    line = child.stdout.readline()  # the first line is printed once the data is loaded
+    assert line.startswith("digits:") and time.monotonic() < deadline
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert err.strip().splitlines() == ["fastnn train: interrupted"], err

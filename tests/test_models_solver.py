@@ -87,7 +87,7 @@ def test_checkpoint_round_trip(tmp_path):
     first = Solver(FullyConnectedNet([20], 12, 5, **net), data, num_epochs=2,
                    checkpoint_name=str(tmp_path / "run"), **options)
     first.train()
-    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.pkl", data, num_epochs=4, verbose=False)
+    resumed = Solver.load_checkpoint(tmp_path / "run_epoch_2.npz", data, num_epochs=4, verbose=False)
     assert resumed.epoch == 2 and len(resumed.loss_history) == 2 * 2
     resumed.train()
     np.testing.assert_allclose(resumed.loss_history, straight.loss_history, rtol=1e-12)

@@ -61,15 +61,31 @@ class _AffineReluNet:
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
 
-    def __getstate__(self):
-        # Checkpoints pickle the model; a module cannot be pickled, its name can.
-        state = dict(self.__dict__)
-        state["layers"] = self.layers.__name__
-        return state
+    def checkpoint_state(self):
+        """
+        The model as plain data for fastnn.checkpoint: its class, layer
+        module, dtype and attributes (params, reg, dropout_param, bn_params
+        with the running averages, ...), arrays and JSON values only.
+        """
+        attributes = {k: v for k, v in vars(self).items() if k not in ("layers", "dtype")}
+        return {"class": type(self).__name__, "layers": self.layers.__name__, "dtype": np.dtype(self.dtype).name,
+                "attributes": attributes}
 
-    def __setstate__(self, state):
-        state["layers"] = importlib.import_module(state["layers"])
-        self.__dict__.update(state)
+    @staticmethod
+    def from_checkpoint_state(state):
+        """The model that checkpoint_state() described; only fastnn's own classes and layer modules."""
+        classes = {"TwoLayerNet": TwoLayerNet, "FullyConnectedNet": FullyConnectedNet}
+        modules = ("fastnn.layers", "fastnn.reference")
+        if state.get("class") not in classes or state.get("layers") not in modules:
+            raise ValueError(
+                f"model: a checkpoint can rebuild {sorted(classes)} on {list(modules)}, "
+                f"got {state.get('class')!r} on {state.get('layers')!r}"
+            )
+        model = object.__new__(classes[state["class"]])
+        vars(model).update(state["attributes"])
+        model.layers = importlib.import_module(state["layers"])
+        model.dtype = np.dtype(state["dtype"]).type
+        return model
 
     def loss(self, X, y=None):
         """
