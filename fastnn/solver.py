@@ -203,10 +203,7 @@ class Solver:
 
         num_train = X.shape[0]
         batches = np.stack([self._random.choice(num_train, self.batch_size) for _ in range(count)])
-        params = self.model.params
-        for k in params:  # the fused trainer updates in place; params stay C-contiguous and writeable
-            if not (params[k].flags.c_contiguous and params[k].flags.writeable):
-                params[k] = np.ascontiguousarray(params[k]).copy()
+        params = self.model.params  # the Solver's own copies (train()), which the trainer updates in place
         lr = self.optim_configs["W1"].setdefault("learning_rate", 1e-2)
         for config in self.optim_configs.values():
             config.setdefault("learning_rate", lr)

@@ -18,7 +18,7 @@ import fastnn.layers as L  # noqa: E402
 import fastnn.reference as R  # noqa: E402
 from fastnn.kernels import cuda as K  # noqa: E402
 
-from helpers import assert_close, random_array  # noqa: E402
+from helpers import TOLERANCE, assert_close, random_array  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 
@@ -49,8 +49,9 @@ def check_gpu_loss(name, x, y, dtype):
     ref_loss, ref_dx = getattr(R, name)(np.asarray(x, dtype), y)
     cpu_loss, _ = getattr(L, name)(x, y)
     assert type(loss) is np.float64
+    tolerance = TOLERANCE[np.dtype(dtype)]
     for expected in (ref_loss, cpu_loss):
-        assert abs(loss - expected) <= 1e-5 * max(1.0, abs(expected)) if dtype == np.float32 else 1e-12 * max(1.0, abs(expected))
+        assert abs(loss - expected) <= tolerance * max(1.0, abs(expected)), (loss, expected)
     assert_close(host(dx), ref_dx, dtype, f"cuda {name} dx", scale_floor=1.0 / len(y))
 
 
