@@ -297,9 +297,9 @@ def _run_gradcheck(args):
 
     layers = fastnn.reference if args.reference else fastnn.layers
     results = check_layers(layers, seed=args.seed)
-    print(f"{'layer':<14} {'grad':<5} {'rel error':>10} {'limit':>8}  result")
+    print(f"{'layer':<22} {'grad':<9} {'error':>10} {'limit':>8}  result")
     for r in results:
-        print(f"{r.layer:<14} {r.grad:<5} {r.error:>10.2e} {r.tolerance:>8.0e}  {'PASS' if r.passed else 'FAIL'}")
+        print(f"{r.layer:<22} {r.grad:<9} {r.error:>10.2e} {r.tolerance:>8.0e}  {'PASS' if r.passed else 'FAIL'}")
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

@@ -18,8 +18,14 @@ def test_backward_matches_numerical_gradient(check):
 
 
 def test_tolerances_are_the_issue_bounds():
-    assert TOLERANCE == {"affine": 1e-8, "relu": 1e-8, "loss": 1e-7}
-    assert len(CHECKS) == 9
+    assert {k: TOLERANCE[k] for k in ("affine", "relu", "loss")} == {"affine": 1e-8, "relu": 1e-8, "loss": 1e-7}
+    assert TOLERANCE["dropout"] == 1e-9 and TOLERANCE["norm"] == 1e-7  # as tests/test_norm_dropout had them
+
+
+def test_every_backward_of_the_layer_api_is_checked():
+    backwards = {name for name in L.__all__ if "backward" in name} | {"softmax_loss", "svm_loss"}
+    assert backwards <= {c.backward for c in CHECKS}
+    assert {"batchnorm", "batchnorm (test mode)"} <= {c.layer for c in CHECKS}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -5,7 +5,7 @@ import pytest
 
 import fastnn.layers as L
 import fastnn.reference as R
-from fastnn.gradient_check import eval_numerical_gradient_array, rel_error
+from fastnn.gradient_check import rel_error
 
 from helpers import assert_close, random_array
 
@@ -38,15 +38,6 @@ def test_dropout_matches_the_reference_with_a_seed(dtype):
     ref_out, ref_cache = R.dropout_forward(x, dict(param))
     assert_close(out, ref_out, dtype, "dropout out")
     assert_close(L.dropout_backward(dout, cache), R.dropout_backward(dout, ref_cache), dtype, "dropout dx")
-
-
-def test_dropout_gradient_check():
-    rng = np.random.default_rng(2)
-    x, dout = rng.standard_normal((10, 10)) + 10, rng.standard_normal((10, 10))
-    param = {"p": 0.2, "mode": "train", "seed": 123}
-    _, cache = L.dropout_forward(x, param)
-    numeric = eval_numerical_gradient_array(lambda v: L.dropout_forward(v, param)[0], x.copy(), dout)
-    assert rel_error(numeric, L.dropout_backward(dout, cache)) <= 1e-9
 
 
 @pytest.mark.parametrize("param", [{"p": 0, "mode": "train"}, {"p": 1.5, "mode": "train"}, {"p": -0.1, "mode": "test"}, {"mode": "train"}])
@@ -113,24 +104,6 @@ def test_norms_match_the_reference(name, mode, dtype):
     if name == "batchnorm":
         assert_close(param["running_mean"], ref_param["running_mean"], dtype, "running_mean")
         assert_close(param["running_var"], ref_param["running_var"], dtype, "running_var")
-
-
-@pytest.mark.parametrize("name, mode", [("batchnorm", "train"), ("batchnorm", "test"), ("layernorm", "train")])
-def test_norm_gradient_checks(name, mode):
-    rng = np.random.default_rng(6)
-    x, gamma, beta, param = _norm_case(name, mode, np.float64, rng)
-    forward = getattr(L, f"{name}_forward")
-    fresh = lambda: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in param.items()}  # noqa: E731
-    _, cache = forward(x, gamma, beta, fresh())
-    dout = rng.standard_normal(x.shape)
-    dx, dgamma, dbeta = getattr(L, f"{name}_backward")(dout, cache)
-    for value, grad, index in ((x, dx, 0), (gamma, dgamma, 1), (beta, dbeta, 2)):
-        def f(v, index=index):
-            args = [x, gamma, beta]
-            args[index] = v
-            return forward(*args, fresh())[0]
-
-        assert rel_error(eval_numerical_gradient_array(f, value.copy(), dout), grad) <= 1e-7
 
 
 def _batchnorm_backward_staged(dout, x, gamma, eps=1e-5):
