@@ -11,8 +11,9 @@ Measured on a 2-core machine (see README, "Threads"):
 
 So fastnn uses the OpenMP layer with a short spin.  libgomp reads
 ``GOMP_SPINCOUNT`` once, when it is loaded, which happens at Numba's first
-parallel launch; :func:`configure` sets it (unless you set it yourself)
-when the kernels are imported, before that launch.
+parallel launch; :func:`configure` sets it (unless you set it yourself).
+It runs once, when the package ``fastnn.kernels`` is imported, before any
+kernel module and so before that launch.
 
 libgomp does not survive ``fork()`` once its threads have started: a
 forked child that launches a parallel kernel is killed ("fork() called from

@@ -100,7 +100,7 @@ def sgd_two_layer(
     """
     from threadpoolctl import threadpool_limits
 
-    from fastnn import threads
+    from fastnn import config, threads
     from fastnn.kernels.fused import sgd_two_layer_steps, sgd_two_layer_steps_serial
 
     W1, b1, W2, b2 = _check_params(params)
@@ -154,7 +154,7 @@ def sgd_two_layer(
     with threadpool_limits(1, user_api="blas"):
         steps_kernel(
             X, y, batches, W1, b1, W2, b2, dtype.type(lr), X_test, y_test, split, eval_mask,
-            bool(flush_subnormals), g, t, train_loss, test_loss, test_correct,
+            bool(flush_subnormals), config.SOFTMAX_BLOCK_ELEMENTS, g, t, train_loss, test_loss, test_correct,
         )
     accuracy = np.where(eval_mask, test_correct / max(n_test, 1), np.nan)
     return History(train_loss, test_loss[1:], accuracy[1:])

@@ -26,12 +26,8 @@ from fastnn import config, threads
 from fastnn.kernels.numpy_order import pairwise_sum
 from fastnn.kernels.vexp import vexp
 
-threads.configure()
-
 # Lets LLVM vectorise the row sums; no flag that would change inf/NaN handling.
 _REDUCE = {"reassoc", "contract"}
-
-_SOFTMAX_BLOCK = config.SOFTMAX_BLOCK_ELEMENTS
 
 
 def _num_chunks(total, chunk):
@@ -370,7 +366,7 @@ def _row_max(row):
 
 
 @njit(cache=True, fastmath=_REDUCE)
-def _softmax_span(x, y, dx, scale, start, stop):
+def _softmax_span(x, y, dx, scale, start, stop, block):
     # Rows are processed in blocks of about SOFTMAX_BLOCK elements that stay
     # in L1.  Per row: the maximum, and x - max written into dx.  Then one
     # flat exp loop over the whole block, so the scalar remainder of the
@@ -382,7 +378,9 @@ def _softmax_span(x, y, dx, scale, start, stop):
     # so the sums are multiplied together in float64 and their logs taken
     # once per run of rows, before the product could overflow.
     num_cols = x.shape[1]
-    block_rows = max(1, _SOFTMAX_BLOCK // num_cols)
+    # block: config.SOFTMAX_BLOCK_ELEMENTS, passed in (a cached kernel would
+    # keep a global of another module frozen at its first compilation).
+    block_rows = max(1, block // num_cols)
     total = 0.0
     product = 1.0
     for b0 in range(start, stop, block_rows):
@@ -457,11 +455,11 @@ def softmax_loss_argmax(x, y, start, stop):
 
 
 @njit(cache=True, parallel=True)
-def _softmax_chunked(x, y, dx, scale, rows):
+def _softmax_chunked(x, y, dx, scale, rows, block):
     n = x.shape[0]
     total = 0.0
     for c in prange((n + rows - 1) // rows):
-        total += _softmax_span(x, y, dx, scale, c * rows, min(n, (c + 1) * rows))
+        total += _softmax_span(x, y, dx, scale, c * rows, min(n, (c + 1) * rows), block)
     return total
 
 
@@ -502,14 +500,14 @@ def _svm_chunked(x, y, dx, scale, rows):
     return total
 
 
-def _row_loss(span, chunked, x, y):
+def _row_loss(span, chunked, x, y, *tunables):
     n = x.shape[0]
     dx = np.empty_like(x)
     scale = x.dtype.type(1.0 / n)
     if _is_large_rows(x):
-        total = chunked(x, y, dx, scale, _rows_per_chunk(x.shape[1]))
+        total = chunked(x, y, dx, scale, _rows_per_chunk(x.shape[1]), *tunables)
     else:
-        total = span(x, y, dx, scale, 0, n)
+        total = span(x, y, dx, scale, 0, n, *tunables)
     return total / n, dx
 
 
@@ -606,7 +604,7 @@ def softmax_loss(x, y):
     """
     if x.dtype == np.float64:
         return _softmax_loss_numpy_order(x, y)
-    return _row_loss(_softmax_span, _softmax_chunked, x, y)
+    return _row_loss(_softmax_span, _softmax_chunked, x, y, config.SOFTMAX_BLOCK_ELEMENTS)
 
 
 def svm_loss(x, y):

@@ -44,7 +44,7 @@ def _flush_subnormals(a):
 
 
 @njit(cache=True)
-def _train_step(X, y, rows, W1, b1, W2, b2, g, flush):
+def _train_step(X, y, rows, W1, b1, W2, b2, g, flush, block):
     """Forward and backward on one batch; gradients land in the buffers of ``g``."""
     xb, yb, a1, h1, s, ds, dh, dW1, db1, dW2, db2 = g
     for r in range(rows.size):
@@ -54,7 +54,7 @@ def _train_step(X, y, rows, W1, b1, W2, b2, g, flush):
     _bias_relu_span(a1, b1, h1, 0, a1.shape[0])
     np.dot(h1, W2, s)
     _bias_span(s, b2, 0, s.shape[0])
-    loss = _softmax_span(s, yb, ds, s.dtype.type(1.0 / rows.size), 0, rows.size) / rows.size
+    loss = _softmax_span(s, yb, ds, s.dtype.type(1.0 / rows.size), 0, rows.size, block) / rows.size
     if flush:
         _flush_subnormals(ds)
     np.dot(h1.T, ds, dW2)
@@ -89,14 +89,14 @@ def _sgd(w, dw, lr):
 
 
 @njit(cache=True)
-def _task(task, i, training, evaluate, X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, g, t):
+def _task(task, i, training, evaluate, X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, block, g, t):
     """Task 0 or 1 of step i: (batch loss, test loss summed, test rows right)."""
     step_loss = 0.0
     test_total = 0.0
     correct = 0
     if task == 0:
         if training:
-            step_loss = _train_step(X, y, batches[i], W1, b1, W2, b2, g, flush)
+            step_loss = _train_step(X, y, batches[i], W1, b1, W2, b2, g, flush, block)
         if evaluate:
             test_total, correct = _test_rows(Xt, yt, 0, split, W1, b1, W2, b2, t)
     elif evaluate:
@@ -120,7 +120,7 @@ def _finish(i, training, evaluate, step_loss, test_total, correct, W1, b1, W2, b
 
 @njit(cache=True, parallel=True)
 def sgd_two_layer_steps(
-    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, g, t, train_loss, test_loss, test_correct
+    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, block, g, t, train_loss, test_loss, test_correct
 ):
     """
     Run ``len(batches)`` SGD steps of the two-layer net, in place, the two
@@ -146,6 +146,8 @@ def sgd_two_layer_steps(
         (i = S: after the last step).
     flush : bool
         Set subnormal values of the loss gradient to zero.
+    block : int
+        config.SOFTMAX_BLOCK_ELEMENTS.
     g, t : tuples of work buffers (see fastnn.trainer)
     train_loss : ndarray of float64, shape (S,)
         Written with each step's mean batch loss.
@@ -160,7 +162,7 @@ def sgd_two_layer_steps(
         test_total = 0.0
         correct = 0
         for task in prange(2):
-            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, g, t)
+            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, block, g, t)
             step_loss += a
             test_total += b
             correct += c
@@ -170,7 +172,7 @@ def sgd_two_layer_steps(
 
 @njit(cache=True)
 def sgd_two_layer_steps_serial(
-    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, g, t, train_loss, test_loss, test_correct
+    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, block, g, t, train_loss, test_loss, test_correct
 ):
     """sgd_two_layer_steps with the two tasks one after the other, for a forked child (fastnn.threads)."""
     for i in range(batches.shape[0] + 1):
@@ -179,7 +181,7 @@ def sgd_two_layer_steps_serial(
         test_total = 0.0
         correct = 0
         for task in range(2):
-            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, g, t)
+            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, block, g, t)
             step_loss += a
             test_total += b
             correct += c

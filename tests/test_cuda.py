@@ -196,3 +196,14 @@ def test_bench_cuda_refuses_the_simulator(capsys):
         pytest.skip("this machine has a GPU")
     with pytest.raises(SystemExit, match="real GPU"):
         main(["bench", "--backend", "cuda"])
+
+
+def test_a_wrong_float64_gpu_loss_fails_the_check(monkeypatch):
+    # The check once read `assert a <= t32 if float32 else t64`, which for
+    # float64 asserted a positive constant and could not fail.
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((5, 4)), rng.integers(4, size=5)
+    right = G.softmax_loss
+    monkeypatch.setattr(G, "softmax_loss", lambda *args: (right(*args)[0] * (1 + 1e-9), right(*args)[1]))
+    with pytest.raises(AssertionError):
+        check_gpu_loss("softmax_loss", x, y, np.float64)

@@ -1,0 +1,41 @@
+"""Tunables in fastnn.config take effect when edited: kernels get them as
+arguments at call time, never as globals frozen into cached machine code."""
+
+import numpy as np
+
+import fastnn.layers as L
+from fastnn import config
+from fastnn.kernels import cpu
+
+
+def test_softmax_block_reaches_the_kernel(monkeypatch):
+    seen = []
+    kernel = cpu._softmax_span
+
+    def spy(*args):
+        seen.append(args[-1])
+        return kernel(*args)
+
+    monkeypatch.setattr(cpu, "_softmax_span", spy)
+    x = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
+    y = np.arange(4)
+    expected = L.softmax_loss(x, y)
+    monkeypatch.setattr(config, "SOFTMAX_BLOCK_ELEMENTS", 20)  # two rows per block instead of 204
+    got = L.softmax_loss(x, y)
+    assert seen == [2048, 20]
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_parallel_threshold_is_read_at_call_time(monkeypatch):
+    calls = []
+    chunked = cpu._relu_forward_chunked
+    monkeypatch.setattr(cpu, "_relu_forward_chunked", lambda *args: (calls.append(args[-1]), chunked(*args)))
+    x = np.linspace(-1, 1, 1000)
+    L.relu_forward(x)
+    assert calls == []  # 1000 elements run serially by default
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 100)
+    monkeypatch.setattr(config, "CHUNK_ELEMENTS", 128)
+    out, _ = L.relu_forward(x)
+    assert calls == [128]
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
