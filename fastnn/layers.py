@@ -95,12 +95,13 @@ def _elementwise_into(out, kernel, *inputs):
     written); one that merely overlaps would be read after being written,
     so the result goes through a temporary, as NumPy does.
     """
-    if any(np.may_share_memory(out, a) and not same_buffer(out, a) for a in inputs):
-        result = np.empty_like(out)
-        kernel(*inputs, result)
-        out[...] = result
-    else:
-        kernel(*inputs, out)
+    for a in inputs:
+        if a is not out and np.may_share_memory(out, a) and not same_buffer(out, a):
+            result = np.empty_like(out)
+            kernel(*inputs, result)
+            out[...] = result
+            return out
+    kernel(*inputs, out)
     return out
 
 
@@ -125,7 +126,10 @@ def relu_forward(x, out=None):
         cpu.relu_forward(x, out)
         return out, x
     check_out(out, x)
-    cache = x.copy() if np.may_share_memory(out, x) else x
+    if out is not x and not np.may_share_memory(out, x):
+        cpu.relu_forward(x, out)
+        return out, x
+    cache = x.copy()  # before out overwrites it
     return _elementwise_into(out, cpu.relu_forward, x), cache
 
 
@@ -151,6 +155,9 @@ def relu_backward(dout, cache, out=None):
         cpu.relu_backward(dout, x, out)
         return out
     check_out(out, dout)
+    if not (np.may_share_memory(out, dout) or np.may_share_memory(out, x)):
+        cpu.relu_backward(dout, x, out)
+        return out
     return _elementwise_into(out, cpu.relu_backward, dout, x)
 
 
