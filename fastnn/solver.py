@@ -261,7 +261,8 @@ class Solver:
                     self._step()
             for it in range(t, end):
                 if it % self.print_every == 0:
-                    self._say(bar, f"(Iteration {it + 1} / {num_iterations}) loss: {self.loss_history[it]:f}")
+                    loss = self.loss_history[len(self.loss_history) - (end - it)]
+                    self._say(bar, f"(Iteration {it + 1} / {num_iterations}) loss: {loss:f}")
             bar.update(end - t)
             t = end
             epoch_end = t % iterations_per_epoch == 0
