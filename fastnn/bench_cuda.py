@@ -50,16 +50,15 @@ def run(repeats=7, tiny=False, train_steps=200):
     - copy_gbs: device-to-device copy bandwidth measured in this run
     """
     import fastnn.cuda as G
-    from fastnn.kernels import cuda as K
 
-    libs = {} if K.SIMULATOR else _libraries()
-    sync = K.synchronize
+    libs = {} if G.SIMULATOR else _libraries()
+    sync = G.synchronize
     rng = np.random.default_rng(0)
     rows = []
 
     n = 1 << (8 if tiny else 26)
     x = G.to_device(rng.standard_normal(n).astype(np.float32))
-    dst = K.cuda.device_array_like(x)
+    dst = G.empty_like(x)
     copy = {"fastnn": lambda: dst.copy_to_device(x)}
     relu = {"fastnn": lambda: G.relu_forward(x)}
     if "torch" in libs:

@@ -307,15 +307,14 @@ def _run_gradcheck(args):
 
 def _run_bench_cuda(args):
     try:
+        import fastnn.cuda as G
         from fastnn import bench_cuda
-        from fastnn.kernels import cuda as K
     except ImportError as exc:
         raise SystemExit(f"fastnn bench --backend cuda: {exc}") from exc
-    if K.SIMULATOR:
+    if G.SIMULATOR:
         raise SystemExit("fastnn bench --backend cuda: timings need a real GPU, not the CUDA simulator")
-    device = K.cuda.get_current_device()
     rows, copy_gbs = bench_cuda.run(args.repeats)
-    print(f"device: {device.name.decode() if isinstance(device.name, bytes) else device.name}")
+    print(f"device: {G.device_name()}")
     print(f"device-to-device copy {copy_gbs:.0f} GB/s in this run; medians of {args.repeats} interleaved rounds")
     print(bench_cuda.format_table(rows, copy_gbs))
     return 0

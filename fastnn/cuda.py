@@ -26,6 +26,11 @@ from fastnn.validation import (
 __all__ = [
     "to_device",
     "to_host",
+    "empty_like",
+    "take_rows",
+    "sgd_update",
+    "synchronize",
+    "device_name",
     "affine_forward",
     "affine_backward",
     "relu_forward",
@@ -48,6 +53,67 @@ def to_device(a):
 def to_host(a):
     """Copy a device array back to a NumPy array."""
     return a.copy_to_host()
+
+
+def empty_like(a):
+    """An uninitialised device array of a's shape and dtype."""
+    return K.cuda.device_array_like(_as_device("a", a))
+
+
+def take_rows(a, rows):
+    """
+    ``a[rows]`` on the device.
+
+    Inputs:
+    - a: Device array of shape (N, D)
+    - rows: Device array of integer row indices in [0, N), of shape (B,)
+
+    Returns:
+    - Device array of shape (B, D)
+    """
+    a, rows = _as_device("a", a), _contiguous("rows", _as_device("rows", rows))
+    if len(a.shape) != 2:
+        raise ValueError(f"a: expected a 2-D array of shape (N, D), got shape {a.shape}")
+    if rows.dtype != np.int64 or len(rows.shape) != 1:
+        raise TypeError(f"rows: expected a 1-D int64 index array, got dtype {rows.dtype} of shape {rows.shape}")
+    if rows.size:
+        low, high = K.label_range(rows)
+        if low < 0 or high >= a.shape[0]:
+            raise ValueError(f"rows: expected indices in [0, {a.shape[0]}), got values from {low} to {high}")
+    return K.gather_rows(_contiguous("a", a), rows)
+
+
+def sgd_update(w, dw, lr):
+    """
+    ``w -= lr * dw`` in place on the device (the seed's plain SGD step).
+
+    Inputs:
+    - w: C-contiguous float32 or float64 device array, updated in place
+    - dw: Device array of w's shape and dtype
+    - lr: Learning rate, a finite number
+    """
+    w, dw = _as_device("w", w), _as_device("dw", dw)
+    if w.dtype not in (np.float32, np.float64) or dw.dtype != w.dtype:
+        raise TypeError(f"w, dw: expected float32 or float64 arrays of one dtype, got {w.dtype} and {dw.dtype}")
+    check_shape("dw", dw, w.shape, "the shape of w")
+    if not w.is_c_contiguous():
+        raise ValueError("w: expected a C-contiguous array (it is updated in place)")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not np.isfinite(lr):
+        raise ValueError(f"lr: expected a finite number, got {lr!r}")
+    K.sgd_update(w, _contiguous("dw", dw), lr)
+
+
+def synchronize():
+    """Wait until every kernel queued on the GPU has finished (for timing)."""
+    K.synchronize()
+
+
+def device_name():
+    """The GPU's name, or 'CUDA simulator'."""
+    if SIMULATOR:
+        return "CUDA simulator"
+    name = K.cuda.get_current_device().name
+    return name.decode() if isinstance(name, bytes) else name
 
 
 def _as_device(name, value):

@@ -117,7 +117,6 @@ def cuda_steps():
     at its end, so the caller's dict is current between chunks.
     """
     import fastnn.cuda as G
-    from fastnn.kernels import cuda as K
 
     device_data = {}
 
@@ -136,12 +135,12 @@ def cuda_steps():
         rows = G.to_device(np.ascontiguousarray(batches, dtype=np.int64))
 
         def update(name, grad):
-            K.sgd_update(W[name], grad, lr)
+            G.sgd_update(W[name], grad, lr)
 
         train_loss = test_loss = float("nan")
         for k in range(len(batches)):
-            X = K.gather_rows(d["X"], rows[k])
-            y = K.gather_rows(d["y"], rows[k]).reshape(len(batches[k]))
+            X = G.take_rows(d["X"], rows[k])
+            y = G.take_rows(d["y"], rows[k]).reshape(len(batches[k]))
             train_loss = seed_step(G, W, X, y, update)
             if (first_step + k) % eval_every == 0:
                 test_loss = seed_test_loss(G, W, d["Xt"], d["yt"])

@@ -7,6 +7,7 @@ inputs here still cross GEMM tiles and take every row-kernel path.
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,6 @@ G = pytest.importorskip("fastnn.cuda")
 
 import fastnn.layers as L  # noqa: E402
 import fastnn.reference as R  # noqa: E402
-from fastnn.kernels import cuda as K  # noqa: E402
 
 from helpers import TOLERANCE, assert_close, random_array  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_training_engine_matches_the_reference_loop():
     assert gpu.test_loss == pytest.approx(ref.test_loss, rel=1e-12)
 
 
-@pytest.mark.skipif(K.SIMULATOR, reason="CuPy and torch CUDA tensors need a real GPU")
+@pytest.mark.skipif(G.SIMULATOR, reason="CuPy and torch CUDA tensors need a real GPU")
 @pytest.mark.parametrize("library", ["cupy", "torch"])
 def test_round_trip_with_other_gpu_arrays(library):
     lib = pytest.importorskip(library)
@@ -168,7 +168,7 @@ def test_import_without_a_gpu_or_simulator_says_what_is_missing():
     env = {k: v for k, v in __import__("os").environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
-    if not K.SIMULATOR:
+    if not G.SIMULATOR:
         pytest.skip("this machine has a GPU")
     assert "ImportError:" in result.stdout and "NUMBA_ENABLE_CUDASIM" in result.stdout
 
@@ -192,7 +192,7 @@ def test_gpu_bench_plumbing_on_tiny_sizes():
 def test_bench_cuda_refuses_the_simulator(capsys):
     from fastnn.cli import main
 
-    if not K.SIMULATOR:
+    if not G.SIMULATOR:
         pytest.skip("this machine has a GPU")
     with pytest.raises(SystemExit, match="real GPU"):
         main(["bench", "--backend", "cuda"])
@@ -207,3 +207,30 @@ def test_a_wrong_float64_gpu_loss_fails_the_check(monkeypatch):
     monkeypatch.setattr(G, "softmax_loss", lambda *args: (right(*args)[0] * (1 + 1e-9), right(*args)[1]))
     with pytest.raises(AssertionError):
         check_gpu_loss("softmax_loss", x, y, np.float64)
+
+
+def test_device_utilities():
+    x = np.arange(12.0).reshape(4, 3)
+    d = G.to_device(x)
+    np.testing.assert_array_equal(host(G.take_rows(d, G.to_device(np.array([3, 0, 3])))), x[[3, 0, 3]])
+    with pytest.raises(ValueError, match=r"rows: expected indices in \[0, 4\)"):
+        G.take_rows(d, G.to_device(np.array([4])))
+    w = G.to_device(np.ones(3))
+    G.sgd_update(w, G.to_device(np.full(3, 2.0)), 0.25)
+    np.testing.assert_array_equal(host(w), [0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="lr: expected a finite number"):
+        G.sgd_update(w, w, float("nan"))
+    assert G.empty_like(d).shape == (4, 3)
+    G.synchronize()
+    assert isinstance(G.device_name(), str)
+
+
+def test_only_fastnn_cuda_imports_the_cuda_kernels():
+    root = Path(__file__).resolve().parent.parent
+    needles = ("kernels import " + "cuda", "kernels." + "cuda import")  # split, so this file does not match
+    importers = sorted(
+        str(path.relative_to(root)) for folder in ("fastnn", "asv_bench", "tests", "tools")
+        for path in (root / folder).rglob("*.py")
+        if any(n in path.read_text() for n in needles)
+    )
+    assert importers == ["fastnn/cuda.py"]

@@ -9,10 +9,9 @@ def _gpu():
     """fastnn.cuda and torch (or None), or NotImplementedError to skip the benchmark."""
     try:
         import fastnn.cuda as G
-        from fastnn.kernels import cuda as K
     except ImportError as exc:
         raise NotImplementedError(f"no GPU: {exc}") from exc
-    if K.SIMULATOR:
+    if G.SIMULATOR:
         raise NotImplementedError("the CUDA simulator is not timed")
     try:
         import torch
@@ -20,7 +19,7 @@ def _gpu():
         torch = torch if torch.cuda.is_available() else None
     except ImportError:
         torch = None
-    return G, K, torch
+    return G, torch
 
 
 class CudaSoftmax:
@@ -28,7 +27,7 @@ class CudaSoftmax:
     param_names = ["shape"]
 
     def setup(self, shape):
-        self.G, self.K, self.torch = _gpu()
+        self.G, self.torch = _gpu()
         r = rng()
         self.x = self.G.to_device(r.standard_normal(shape).astype(np.float32))
         self.y = self.G.to_device(r.integers(shape[1], size=shape[0]))
@@ -36,7 +35,7 @@ class CudaSoftmax:
 
     def time_fastnn(self, shape):
         self.G.softmax_loss(self.x, self.y)
-        self.K.synchronize()
+        self.G.synchronize()
 
     def time_torch(self, shape):
         if self.torch is None:
@@ -49,18 +48,18 @@ class CudaSoftmax:
 
 class CudaRelu:
     def setup(self):
-        self.G, self.K, self.torch = _gpu()
+        self.G, self.torch = _gpu()
         self.x = self.G.to_device(rng().standard_normal(1 << 26).astype(np.float32))
         self.G.relu_forward(self.x)
 
     def time_fastnn(self):
         self.G.relu_forward(self.x)
-        self.K.synchronize()
+        self.G.synchronize()
 
 
 class CudaGemm:
     def setup(self):
-        self.G, self.K, self.torch = _gpu()
+        self.G, self.torch = _gpu()
         r = rng()
         self.a = self.G.to_device(r.standard_normal((4096, 4096)).astype(np.float32))
         self.b = self.G.to_device(r.standard_normal((4096, 4096)).astype(np.float32))
@@ -69,4 +68,4 @@ class CudaGemm:
 
     def time_fastnn_affine_forward(self):
         self.G.affine_forward(self.a, self.b, self.bias)
-        self.K.synchronize()
+        self.G.synchronize()
