@@ -56,9 +56,9 @@ def check_layer(name, inputs, dtype, seed=0):
     ref_grads = getattr(R, f"{name}_backward")(dout, ref_cache)
     if not isinstance(grads, tuple):
         grads, ref_grads = (grads,), (ref_grads,)
-    assert len(grads) == len(ref_grads)
-    for grad_name, grad, ref_grad in zip(("dx", "dw", "db"), grads, ref_grads):
-        assert_close(grad, ref_grad, dtype, f"{name}_backward {grad_name}")
+    assert len(grads) == len(ref_grads), f"{name}_backward: {len(grads)} gradients, the reference has {len(ref_grads)}"
+    for index, (grad, ref_grad) in enumerate(zip(grads, ref_grads)):
+        assert_close(grad, ref_grad, dtype, f"{name}_backward gradient {index}")
     for original, after in zip(before, inputs):
         np.testing.assert_array_equal(original, after, err_msg=f"{name} modified its input")
 
