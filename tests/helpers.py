@@ -40,35 +40,53 @@ def random_array(rng, shape, dtype, scale=1.0):
     return (scale * rng.standard_normal(shape)).astype(dtype)
 
 
-def check_layer(name, inputs, dtype, seed=0):
-    """Compare ``{name}_forward`` and ``{name}_backward`` with the reference.
+class Backend:
+    """Where a check runs: a layer module, and how arrays go to it and come back."""
 
-    ``inputs`` are passed to both forwards unchanged (the same objects), and
-    are checked to be left unmodified.
+    def __init__(self, layers, put=lambda a: a, get=lambda a: a):
+        self.layers, self.put, self.get = layers, put, get
+        self.label = layers.__name__
+
+
+CPU = Backend(L)
+
+
+def check_layer(name, inputs, dtype, seed=0, backend=CPU):
+    """Compare ``{name}_forward`` and ``{name}_backward`` with the reference
+    (and, on another backend, with the CPU layers too).
+
+    ``inputs`` are passed to the forwards unchanged (the same objects), and
+    are checked to be left unmodified.  Every gradient the backward returns
+    is compared: their number must be the reference's.
     """
     rng = np.random.default_rng(seed)
     before = [np.array(a, copy=True) for a in inputs]
-    out, cache = getattr(L, f"{name}_forward")(*inputs)
+    layers, put, get, label = backend.layers, backend.put, backend.get, backend.label
+    out, cache = getattr(layers, f"{name}_forward")(*[put(a) for a in inputs])
     ref_out, ref_cache = getattr(R, f"{name}_forward")(*[np.asarray(a, dtype) for a in inputs])
-    assert_close(out, ref_out, dtype, f"{name}_forward out")
+    assert_close(get(out), ref_out, dtype, f"{label} {name}_forward out")
+    if backend is not CPU:
+        assert_close(get(out), getattr(L, f"{name}_forward")(*inputs)[0], dtype, f"{label} vs cpu {name}_forward out")
     dout = random_array(rng, ref_out.shape, dtype)
-    grads = getattr(L, f"{name}_backward")(dout, cache)
+    grads = getattr(layers, f"{name}_backward")(put(dout), cache)
     ref_grads = getattr(R, f"{name}_backward")(dout, ref_cache)
     if not isinstance(grads, tuple):
         grads, ref_grads = (grads,), (ref_grads,)
-    assert len(grads) == len(ref_grads), f"{name}_backward: {len(grads)} gradients, the reference has {len(ref_grads)}"
+    assert len(grads) == len(ref_grads), f"{label} {name}_backward: {len(grads)} gradients, the reference has {len(ref_grads)}"
     for index, (grad, ref_grad) in enumerate(zip(grads, ref_grads)):
-        assert_close(grad, ref_grad, dtype, f"{name}_backward gradient {index}")
+        assert_close(get(grad), ref_grad, dtype, f"{label} {name}_backward gradient {index}")
     for original, after in zip(before, inputs):
         np.testing.assert_array_equal(original, after, err_msg=f"{name} modified its input")
 
 
-def check_loss(name, x, y, dtype):
-    """Compare a loss and its gradient with the reference."""
-    loss, dx = getattr(L, name)(x, y)
+def check_loss(name, x, y, dtype, backend=CPU):
+    """Compare a loss and its gradient with the reference (and, on another backend, with the CPU's loss)."""
+    loss, dx = getattr(backend.layers, name)(backend.put(x), backend.put(y))
     ref_loss, ref_dx = getattr(R, name)(np.asarray(x, dtype), np.asarray(y))
     assert type(loss) is np.float64, f"{name}: loss is {type(loss).__name__}, expected np.float64"
-    assert abs(loss - ref_loss) <= TOLERANCE[np.dtype(dtype)] * max(1.0, abs(ref_loss)), (
-        f"{name}: loss {loss} vs reference {ref_loss}"
-    )
-    assert_close(dx, ref_dx, dtype, f"{name} dx", scale_floor=1.0 / len(ref_dx))
+    expected = [ref_loss] if backend is CPU else [ref_loss, getattr(L, name)(x, y)[0]]
+    for value in expected:
+        assert abs(loss - value) <= TOLERANCE[np.dtype(dtype)] * max(1.0, abs(value)), (
+            f"{backend.label} {name}: loss {loss} vs {value}"
+        )
+    assert_close(backend.get(dx), ref_dx, dtype, f"{backend.label} {name} dx", scale_floor=1.0 / len(ref_dx))

@@ -18,7 +18,7 @@ G = pytest.importorskip("fastnn.cuda")
 import fastnn.layers as L  # noqa: E402
 import fastnn.reference as R  # noqa: E402
 
-from helpers import TOLERANCE, assert_close, random_array  # noqa: E402
+from helpers import Backend, check_layer, check_loss, random_array  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 
@@ -27,33 +27,17 @@ def host(a):
     return a.copy_to_host()
 
 
+GPU = Backend(G, G.to_device, host)
+
+
 def check_gpu_layer(name, inputs, dtype, seed=0):
     """Forward and backward on the GPU against the reference and the CPU kernels."""
-    rng = np.random.default_rng(seed)
-    out, cache = getattr(G, f"{name}_forward")(*[G.to_device(a) for a in inputs])
-    ref_out, ref_cache = getattr(R, f"{name}_forward")(*[np.asarray(a, dtype) for a in inputs])
-    cpu_out, cpu_cache = getattr(L, f"{name}_forward")(*inputs)
-    assert_close(host(out), ref_out, dtype, f"cuda {name}_forward")
-    assert_close(host(out), cpu_out, dtype, f"cuda vs cpu {name}_forward")
-    dout = random_array(rng, ref_out.shape, dtype)
-    grads = getattr(G, f"{name}_backward")(G.to_device(dout), cache)
-    ref_grads = getattr(R, f"{name}_backward")(dout, ref_cache)
-    if not isinstance(grads, tuple):
-        grads, ref_grads = (grads,), (ref_grads,)
-    assert len(grads) == len(ref_grads), f"cuda {name}_backward: {len(grads)} gradients, the reference has {len(ref_grads)}"
-    for index, (grad, ref_grad) in enumerate(zip(grads, ref_grads)):
-        assert_close(host(grad), ref_grad, dtype, f"cuda {name}_backward gradient {index}")
+    check_layer(name, inputs, dtype, seed, backend=GPU)
 
 
 def check_gpu_loss(name, x, y, dtype):
-    loss, dx = getattr(G, name)(G.to_device(x), G.to_device(y))
-    ref_loss, ref_dx = getattr(R, name)(np.asarray(x, dtype), y)
-    cpu_loss, _ = getattr(L, name)(x, y)
-    assert type(loss) is np.float64
-    tolerance = TOLERANCE[np.dtype(dtype)]
-    for expected in (ref_loss, cpu_loss):
-        assert abs(loss - expected) <= tolerance * max(1.0, abs(expected)), (loss, expected)
-    assert_close(host(dx), ref_dx, dtype, f"cuda {name} dx", scale_floor=1.0 / len(y))
+    """A loss on the GPU against the reference and the CPU kernels."""
+    check_loss(name, x, y, dtype, backend=GPU)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
