@@ -20,6 +20,7 @@ from fastnn.validation import (
     check_affine_params,
     check_scores,
     check_shape,
+    is_real,
     unpack_cache,
 )
 
@@ -98,7 +99,7 @@ def sgd_update(w, dw, lr):
     check_shape("dw", dw, w.shape, "the shape of w")
     if not w.is_c_contiguous():
         raise ValueError("w: expected a C-contiguous array (it is updated in place)")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not np.isfinite(lr):
+    if not is_real(lr) or not np.isfinite(lr):
         raise ValueError(f"lr: expected a finite number, got {lr!r}")
     K.sgd_update(w, _contiguous("dw", dw), lr)
 

@@ -42,7 +42,7 @@ import weakref
 import numpy as np
 
 from fastnn.kernels import optim as K
-from fastnn.validation import as_float_arrays, check_shape
+from fastnn.validation import as_float_arrays, check_shape, is_integer, is_real
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
 
@@ -51,10 +51,10 @@ def _check_hyper_parameters(config, defaults):
     for key in defaults:
         value = config[key]
         if key == "t":
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            if not is_integer(value) or value < 0:
                 raise TypeError(f"config['t']: expected a non-negative integer step count, got {value!r}")
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if not is_real(value):
             raise TypeError(f"config[{key!r}]: expected a real number, got {type(value).__name__} {value!r}")
         if not np.isfinite(value):
             raise ValueError(f"config[{key!r}]: expected a finite number, got {value!r}")

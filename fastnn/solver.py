@@ -48,6 +48,7 @@ import fastnn.layers
 from fastnn import checkpoint, optim
 from fastnn.augment import Augment
 from fastnn.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
+from fastnn.validation import is_integer, is_real
 
 _OPTIONS = {
     "update_rule": "sgd",
@@ -112,7 +113,7 @@ class Solver:
 
     def _check_options(self):
         def whole(name, value, low):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            if not is_integer(value) or value < low:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
 
         whole("batch_size", self.batch_size, 1)
@@ -121,8 +122,7 @@ class Solver:
         for name in ("num_train_samples", "num_val_samples"):
             if getattr(self, name) is not None:
                 whole(name, getattr(self, name), 1)
-        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(self.lr_decay) or self.lr_decay <= 0:
+        if not is_real(self.lr_decay) or not np.isfinite(self.lr_decay) or self.lr_decay <= 0:
             raise ValueError(f"lr_decay: expected a finite positive number, got {self.lr_decay!r}")
         if self.seed is not None:
             whole("seed", self.seed, 0)

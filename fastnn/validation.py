@@ -175,7 +175,7 @@ def check_keep_probability(dropout_param):
     if not isinstance(dropout_param, dict):
         raise TypeError(f"dropout_param: expected a dict, got {type(dropout_param).__name__}")
     p = dropout_param.get("p", None)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 < p <= 1:
+    if not is_real(p) or not 0 < p <= 1:
         raise ValueError(f"dropout_param['p']: expected a keep probability in (0, 1], got {p!r}")
     return float(p)
 
@@ -189,3 +189,13 @@ def check_cache_mode(mode):
     """A normalisation cache's mode must be 'train' or 'test', exactly."""
     if not isinstance(mode, str) or mode not in ("train", "test"):
         raise ValueError(f"cache's mode: expected 'train' or 'test', got {mode!r}")
+
+
+def is_integer(value):
+    """A Python or NumPy integer, and not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_real(value):
+    """A Python or NumPy real number (int or float), and not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

@@ -28,12 +28,13 @@ import numpy as np
 
 import fastnn.layers as _fastnn_layers
 from fastnn.init import get_init
+from fastnn.validation import is_integer, is_real
 
 __all__ = ["TwoLayerNet", "FullyConnectedNet"]
 
 
 def _check_dims(name, dims):
-    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in dims):
+    if not all(is_integer(d) and d > 0 for d in dims):
         raise ValueError(f"{name}: expected positive integers, got {dims!r}")
 
 
@@ -185,7 +186,7 @@ class FullyConnectedNet(_AffineReluNet):
     ):
         if normalization not in (None, "batchnorm", "layernorm"):
             raise ValueError(f"normalization: expected None, 'batchnorm' or 'layernorm', got {normalization!r}")
-        if isinstance(dropout_keep_ratio, bool) or not 0 < dropout_keep_ratio <= 1:
+        if not is_real(dropout_keep_ratio) or not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio: expected a keep probability in (0, 1], got {dropout_keep_ratio!r}")
         hidden_dims = list(hidden_dims)
         _check_dims("hidden_dims", hidden_dims)
