@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.kernels import augment as K
+from fastnn.kernels.cpu import augment as kernels
 
 
 @dataclass
@@ -56,5 +56,5 @@ class Augment:
         angles = np.deg2rad(self.rng.uniform(-self.max_degrees, self.max_degrees, n))
         noise = (self.rng.standard_normal(X.shape) * self.noise_std).astype(X.dtype)
         out = np.empty_like(X)
-        K.shift_rotate_noise(X, self.side, shifts, angles, noise, out)
+        kernels.shift_rotate_noise(X, self.side, shifts, angles, noise, out)
         return out

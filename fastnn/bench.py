@@ -99,7 +99,7 @@ def _torch():
     """torch, set up like fastnn: same thread count and, because fastnn's
     kernels are imported first, the same short OpenMP spin (torch's own
     libgomp reads GOMP_SPINCOUNT when torch loads)."""
-    import fastnn.kernels.cpu  # noqa: F401  (sets GOMP_SPINCOUNT before torch loads libgomp)
+    import fastnn.kernels  # noqa: F401  (sets GOMP_SPINCOUNT before torch loads libgomp)
     from fastnn.threads import get_num_threads
 
     try:

@@ -26,7 +26,7 @@ GOMP_SPINCOUNT = 1000
 SOFTMAX_BLOCK_ELEMENTS = 2048
 
 # ---------------------------------------------------------------- CUDA
-# Launch configuration of the @cuda.jit kernels (fastnn.kernels.cuda).
+# Launch configuration of the @cuda.jit kernels (kernels/cuda/).
 
 #: GEMM block tile (rows x columns of C), depth of a K step, and the
 #: register block each thread computes: 16 x 16 threads of 4 x 4 outputs.

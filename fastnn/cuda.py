@@ -13,7 +13,7 @@ before numba is imported to run on Numba's simulator instead).
 
 import numpy as np
 
-from fastnn.kernels import cuda as K
+from fastnn.kernels.cuda import SIMULATOR, elementwise, gemm, launch, losses, reductions
 from fastnn.validation import (
     SUPPORTED_FLOATS,
     check_affine_grad,
@@ -42,13 +42,10 @@ __all__ = [
     "svm_loss",
 ]
 
-SIMULATOR = K.SIMULATOR
-
-
 def to_device(a):
     """Copy a host array (or anything NumPy accepts) to the GPU."""
     # np.asarray rather than np.ascontiguousarray, which turns 0-d into 1-d.
-    return K.cuda.to_device(np.asarray(a, order="C"))
+    return launch.cuda.to_device(np.asarray(a, order="C"))
 
 
 def to_host(a):
@@ -58,7 +55,7 @@ def to_host(a):
 
 def empty_like(a):
     """An uninitialised device array of a's shape and dtype."""
-    return K.cuda.device_array_like(_as_device("a", a))
+    return launch.cuda.device_array_like(_as_device("a", a))
 
 
 def take_rows(a, rows):
@@ -78,10 +75,10 @@ def take_rows(a, rows):
     if rows.dtype != np.int64 or len(rows.shape) != 1:
         raise TypeError(f"rows: expected a 1-D int64 index array, got dtype {rows.dtype} of shape {rows.shape}")
     if rows.size:
-        low, high = K.label_range(rows)
+        low, high = launch.label_range(rows)
         if low < 0 or high >= a.shape[0]:
             raise ValueError(f"rows: expected indices in [0, {a.shape[0]}), got values from {low} to {high}")
-    return K.gather_rows(_contiguous("a", a), rows)
+    return launch.gather_rows(_contiguous("a", a), rows)
 
 
 def sgd_update(w, dw, lr):
@@ -101,24 +98,24 @@ def sgd_update(w, dw, lr):
         raise ValueError("w: expected a C-contiguous array (it is updated in place)")
     if not is_real(lr) or not np.isfinite(lr):
         raise ValueError(f"lr: expected a finite number, got {lr!r}")
-    K.sgd_update(w, _contiguous("dw", dw), lr)
+    elementwise.sgd_update(w, _contiguous("dw", dw), lr)
 
 
 def synchronize():
     """Wait until every kernel queued on the GPU has finished (for timing)."""
-    K.synchronize()
+    launch.synchronize()
 
 
 def device_name():
     """The GPU's name, or 'CUDA simulator'."""
     if SIMULATOR:
         return "CUDA simulator"
-    name = K.cuda.get_current_device().name
+    name = launch.cuda.get_current_device().name
     return name.decode() if isinstance(name, bytes) else name
 
 
 def _as_device(name, value):
-    device = K.as_device_array(value)
+    device = launch.as_device_array(value)
     if device is None:
         raise TypeError(
             f"{name}: expected a GPU array (a Numba device array, or a CuPy array or PyTorch CUDA tensor, "
@@ -133,7 +130,7 @@ def _contiguous(name, a):
         return a
     if a.ndim > 2:
         raise ValueError(f"{name}: expected a C-contiguous array when it has more than 2 dimensions, got strides {a.strides}")
-    return K.contiguous(a)
+    return launch.contiguous(a)
 
 
 def _as_device_floats(names, *values):
@@ -154,7 +151,7 @@ def _as_device_floats(names, *values):
     for name, a in zip(names, arrays):
         a = _contiguous(name, a)
         if a.dtype != dtype:
-            a = K.cast(a.reshape(a.size), dtype).reshape(a.shape)
+            a = launch.cast(a.reshape(a.size), dtype).reshape(a.shape)
         out.append(a)
     return out
 
@@ -166,8 +163,8 @@ def _as_device_labels(y, num_rows, num_classes):
     check_shape("y", y, (num_rows,), "one label per row of x")
     y = _contiguous("y", y)
     if y.dtype != np.int64:
-        y = K.cast(y, np.int64)
-    low, high = K.label_range(y)
+        y = launch.cast(y, np.int64)
+    low, high = launch.label_range(y)
     if low < 0 or high >= num_classes:
         bad = low if low < 0 else high
         index = int(np.flatnonzero(y.copy_to_host() == bad)[0])
@@ -192,7 +189,7 @@ def affine_forward(x, w, b):
     """
     x, w, b = _as_device_floats(("x", "w", "b"), x, w, b)
     x2 = check_affine_params(x, w, b)
-    return K.gemm(x2, w, bias=b), (x, w, b)
+    return gemm.gemm(x2, w, bias=b), (x, w, b)
 
 
 def affine_backward(dout, cache):
@@ -212,9 +209,9 @@ def affine_backward(dout, cache):
     dout, x, w, b = _as_device_floats(("dout", "x", "w", "b"), dout, x, w, b)
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
-    dx = K.gemm(dout, w, trans_b=True)
-    dw = K.gemm(x2, dout, trans_a=True)
-    return dx.reshape(x.shape), dw, K.column_sums(dout)
+    dx = gemm.gemm(dout, w, trans_b=True)
+    dw = gemm.gemm(x2, dout, trans_a=True)
+    return dx.reshape(x.shape), dw, reductions.column_sums(dout)
 
 
 def relu_forward(x):
@@ -229,9 +226,9 @@ def relu_forward(x):
     - cache: x
     """
     (x,) = _as_device_floats(("x",), x)
-    out = K.cuda.device_array(x.shape, x.dtype)
+    out = launch.cuda.device_array(x.shape, x.dtype)
     if x.size:
-        K.relu_forward(x.reshape(x.size), out.reshape(x.size))
+        elementwise.relu_forward(x.reshape(x.size), out.reshape(x.size))
     return out, x
 
 
@@ -248,9 +245,9 @@ def relu_backward(dout, cache):
     """
     dout, x = _as_device_floats(("dout", "cache"), dout, cache)
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
-    dx = K.cuda.device_array(x.shape, x.dtype)
+    dx = launch.cuda.device_array(x.shape, x.dtype)
     if x.size:
-        K.relu_backward(dout.reshape(x.size), x.reshape(x.size), dx.reshape(x.size))
+        elementwise.relu_backward(dout.reshape(x.size), x.reshape(x.size), dx.reshape(x.size))
     return dx
 
 
@@ -269,7 +266,7 @@ def affine_relu_forward(x, w, b):
     """
     x, w, b = _as_device_floats(("x", "w", "b"), x, w, b)
     x2 = check_affine_params(x, w, b)
-    a, out = K.gemm(x2, w, bias=b, relu=True)
+    a, out = gemm.gemm(x2, w, bias=b, relu=True)
     return out, ((x, w, b), a)
 
 
@@ -292,9 +289,9 @@ def affine_relu_backward(dout, cache):
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
     check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
-    db, da = K.column_sums(dout, a)
-    dx = K.gemm(da, w, trans_b=True)
-    dw = K.gemm(x2, da, trans_a=True)
+    db, da = reductions.column_sums(dout, a)
+    dx = gemm.gemm(da, w, trans_b=True)
+    dw = gemm.gemm(x2, da, trans_a=True)
     return dx.reshape(x.shape), dw, db
 
 
@@ -318,7 +315,7 @@ def softmax_loss(x, y):
     - loss: np.float64, the loss averaged over N
     - dx: Device array of shape (N, C)
     """
-    return _loss(K.softmax_loss, x, y)
+    return _loss(losses.softmax_loss, x, y)
 
 
 def svm_loss(x, y):
@@ -333,6 +330,6 @@ def svm_loss(x, y):
     - loss: np.float64, the loss averaged over N
     - dx: Device array of shape (N, C)
     """
-    return _loss(K.svm_loss, x, y)
+    return _loss(losses.svm_loss, x, y)
 
 

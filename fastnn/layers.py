@@ -4,13 +4,13 @@ Replace ``from cs231n.layers import *`` with ``from fastnn.layers import *``.
 Every function validates its arguments here, converts them to C-contiguous
 arrays of one float dtype (float32 stays float32, float64 stays float64,
 integers count as float64, mixed inputs become float64), and hands them to
-the Numba kernels in :mod:`fastnn.kernels.cpu`.
+the Numba kernels in :mod:`fastnn.kernels.cpu`, one module per op family.
 """
 
 import numpy as np
 
-from fastnn.kernels import cpu
-from fastnn.kernels import normalization as N
+from fastnn.kernels.cpu import affine, elementwise, losses
+from fastnn.kernels.cpu import norm as normalization
 from fastnn.rng import dropout_uniforms, reseed
 from fastnn.validation import (
     as_float_arrays,
@@ -64,7 +64,7 @@ def affine_forward(x, w, b):
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
     x2 = check_affine_params(x, w, b)
-    return cpu.affine_forward(x2, w, b), (x, w, b)
+    return affine.affine_forward(x2, w, b), (x, w, b)
 
 
 def affine_backward(dout, cache):
@@ -84,7 +84,7 @@ def affine_backward(dout, cache):
     dout, x, w, b = as_float_arrays(("dout", "x", "w", "b"), dout, x, w, b)
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
-    dx2, dw, db = cpu.affine_backward(dout, x2, w)
+    dx2, dw, db = affine.affine_backward(dout, x2, w)
     return dx2.reshape(x.shape), dw, db
 
 
@@ -123,14 +123,14 @@ def relu_forward(x, out=None):
     (x,) = as_float_arrays(("x",), x)
     if out is None:
         out = np.empty_like(x)
-        cpu.relu_forward(x, out)
+        elementwise.relu_forward(x, out)
         return out, x
     check_out(out, x)
     if out is not x and not np.may_share_memory(out, x):
-        cpu.relu_forward(x, out)
+        elementwise.relu_forward(x, out)
         return out, x
     cache = x.copy()  # before out overwrites it
-    return _elementwise_into(out, cpu.relu_forward, x), cache
+    return _elementwise_into(out, elementwise.relu_forward, x), cache
 
 
 def relu_backward(dout, cache, out=None):
@@ -152,13 +152,13 @@ def relu_backward(dout, cache, out=None):
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
     if out is None:
         out = np.empty_like(dout)
-        cpu.relu_backward(dout, x, out)
+        elementwise.relu_backward(dout, x, out)
         return out
     check_out(out, dout)
     if not (np.may_share_memory(out, dout) or np.may_share_memory(out, x)):
-        cpu.relu_backward(dout, x, out)
+        elementwise.relu_backward(dout, x, out)
         return out
-    return _elementwise_into(out, cpu.relu_backward, dout, x)
+    return _elementwise_into(out, elementwise.relu_backward, dout, x)
 
 
 def affine_relu_forward(x, w, b):
@@ -177,7 +177,7 @@ def affine_relu_forward(x, w, b):
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
     x2 = check_affine_params(x, w, b)
-    a, out = cpu.affine_relu_forward(x2, w, b)
+    a, out = affine.affine_relu_forward(x2, w, b)
     return out, ((x, w, b), a)
 
 
@@ -200,14 +200,14 @@ def affine_relu_backward(dout, cache):
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
     check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
-    dx2, dw, db = cpu.affine_relu_backward(dout, a, x2, w)
+    dx2, dw, db = affine.affine_relu_backward(dout, a, x2, w)
     return dx2.reshape(x.shape), dw, db
 
 
 def _loss(kernel, x, y):
     (x,) = as_float_arrays(("x",), x)
     check_scores(x)
-    y = as_labels(y, *x.shape, value_range=cpu.label_range)
+    y = as_labels(y, *x.shape, value_range=losses.label_range)
     loss, dx = kernel(x, y)
     # np.float64, as the course's np.sum(...) / N is: a Python float is "weak"
     # under NumPy 2's promotion and would let a float32 reg term demote the sum.
@@ -227,7 +227,7 @@ def softmax_loss(x, y):
     - loss: np.float64, the loss averaged over N
     - dx: Gradient of the loss with respect to x, of shape (N, C)
     """
-    return _loss(cpu.softmax_loss, x, y)
+    return _loss(losses.softmax_loss, x, y)
 
 
 def svm_loss(x, y):
@@ -243,7 +243,7 @@ def svm_loss(x, y):
     - loss: np.float64, the loss averaged over N
     - dx: Gradient of the loss with respect to x, of shape (N, C)
     """
-    return _loss(cpu.svm_loss, x, y)
+    return _loss(losses.svm_loss, x, y)
 
 
 def dropout_forward(x, dropout_param):
@@ -280,7 +280,7 @@ def dropout_forward(x, dropout_param):
         return x.copy(), (used, None)
     out = np.empty_like(x)
     mask = np.empty(x.shape, np.bool_)
-    N.dropout_forward(x.reshape(-1), dropout_uniforms(x.shape).reshape(-1), p, out.reshape(-1), mask.reshape(-1))
+    elementwise.dropout_forward(x.reshape(-1), dropout_uniforms(x.shape).reshape(-1), p, out.reshape(-1), mask.reshape(-1))
     return out, (used, mask)
 
 
@@ -304,7 +304,7 @@ def dropout_backward(dout, cache):
         raise TypeError(f"cache's mask: expected a boolean ndarray, got {type(mask).__name__} of dtype {getattr(mask, 'dtype', None)}")
     check_shape("dout", dout, mask.shape, "the shape of the dropout mask")
     dx = np.empty_like(dout)
-    N.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), p, dx.reshape(-1))
+    elementwise.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), p, dx.reshape(-1))
     return dx
 
 
@@ -348,7 +348,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     check_shape("bn_param['running_mean']", running_mean, (d,), "one per feature")
     check_shape("bn_param['running_var']", running_var, (d,), "one per feature")
     if mode == "train":
-        mean, var = N.column_moments(x)
+        mean, var = normalization.column_moments(x)
         bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
         bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
     else:
@@ -356,7 +356,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     inv_std = 1.0 / np.sqrt(var + eps)
     xhat = np.empty_like(x)
     out = np.empty_like(x)
-    N.normalize_columns(x, mean, inv_std, gamma, beta, xhat, out)
+    normalization.normalize_columns(x, mean, inv_std, gamma, beta, xhat, out)
     return out, (xhat, gamma, inv_std.astype(x.dtype), mode)
 
 
@@ -380,7 +380,7 @@ def batchnorm_backward(dout, cache):
     dx = np.empty_like(dout)
     dgamma = np.empty(dout.shape[1], dout.dtype)
     dbeta = np.empty(dout.shape[1], dout.dtype)
-    N.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", dx, dgamma, dbeta)
+    normalization.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", dx, dgamma, dbeta)
     return dx, dgamma, dbeta
 
 
@@ -419,7 +419,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     xhat = np.empty_like(x)
     out = np.empty_like(x)
     inv_std = np.empty(x.shape[0], x.dtype)
-    N.layernorm_forward(x, gamma, beta, float(ln_param.get("eps", 1e-5)), xhat, out, inv_std)
+    normalization.layernorm_forward(x, gamma, beta, float(ln_param.get("eps", 1e-5)), xhat, out, inv_std)
     return out, (xhat, gamma, inv_std.reshape(-1, 1))
 
 
@@ -442,7 +442,7 @@ def layernorm_backward(dout, cache):
     dx = np.empty_like(dout)
     dgamma = np.empty(dout.shape[1], dout.dtype)
     dbeta = np.empty(dout.shape[1], dout.dtype)
-    N.layernorm_backward(dout, xhat, gamma, inv_std.reshape(-1), dx, dgamma, dbeta)
+    normalization.layernorm_backward(dout, xhat, gamma, inv_std.reshape(-1), dx, dgamma, dbeta)
     return dx, dgamma, dbeta
 
 

@@ -3,7 +3,7 @@
 ``rule(w, dw, config=None) -> (next_w, config)``.  ``config`` holds the
 hyper-parameters (defaults below, filled in on first use) and the rule's
 state (``velocity``, ``cache``, ``m``, ``v``, ``t``), created as zeros on
-first use.  Every update is one compiled pass (``fastnn.kernels.optim``).
+first use.  Every update is one compiled pass (``fastnn.kernels.cpu.optim``).
 
 State is used as given.  Without ``in_place``, ``w``, ``dw`` and the state
 arrays compute in one dtype by the layers' rule (float32 stays float32;
@@ -41,7 +41,7 @@ import weakref
 
 import numpy as np
 
-from fastnn.kernels import optim as K
+from fastnn.kernels.cpu import optim as kernels
 from fastnn.validation import as_float_arrays, check_shape, is_integer, is_real
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
@@ -153,7 +153,7 @@ def sgd(w, dw, config=None):
     - config: The config, with defaults filled in
     """
     target, dw, _, config = _prepare(w, dw, config, {"learning_rate": 1e-2})
-    K.sgd(*_flat(target, dw), target.dtype.type(config["learning_rate"]))
+    kernels.sgd(*_flat(target, dw), target.dtype.type(config["learning_rate"]))
     return _result(w, target, config), config
 
 
@@ -170,7 +170,7 @@ def sgd_momentum(w, dw, config=None):
     """
     target, dw, (velocity,), config = _prepare(w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
     t = target.dtype.type
-    K.sgd_momentum(*_flat(target, dw, velocity), t(config["learning_rate"]), t(config["momentum"]))
+    kernels.sgd_momentum(*_flat(target, dw, velocity), t(config["learning_rate"]), t(config["momentum"]))
     return _result(w, target, config), config
 
 
@@ -189,7 +189,7 @@ def rmsprop(w, dw, config=None):
         w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}, ("cache",)
     )
     t = target.dtype.type
-    K.rmsprop(*_flat(target, dw, cache), t(config["learning_rate"]), t(config["decay_rate"]), t(config["epsilon"]))
+    kernels.rmsprop(*_flat(target, dw, cache), t(config["learning_rate"]), t(config["decay_rate"]), t(config["epsilon"]))
     return _result(w, target, config), config
 
 
@@ -210,7 +210,7 @@ def adam(w, dw, config=None):
     config["t"] += 1
     b1, b2, step = config["beta1"], config["beta2"], config["t"]
     t = target.dtype.type
-    K.adam(
+    kernels.adam(
         *_flat(target, dw, m, v), t(config["learning_rate"]), t(b1), t(b2), t(config["epsilon"]),
         t(1 - b1**step), t(1 - b2**step),
     )

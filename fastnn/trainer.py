@@ -1,7 +1,7 @@
 """Compiled SGD training of the two-layer net: the fused fast path.
 
 ``sgd_two_layer`` runs forward, backward and the SGD update of many steps in
-one compiled call (see ``fastnn.kernels.fused``), far faster than calling the
+one compiled call (see ``fastnn.kernels.cpu.fused``), far faster than calling the
 layers one by one from Python.  It computes exactly what the seed's loop
 computes with ``fastnn.layers``:
 
@@ -58,7 +58,7 @@ def _check_params(params):
 
 
 def _check_inputs(name, X, y, W1, num_classes):
-    from fastnn.kernels.cpu import label_range
+    from fastnn.kernels.cpu.losses import label_range
 
     X = np.ascontiguousarray(X, dtype=W1.dtype)
     check_ndim(name, X, 2, f"(N, {W1.shape[0]})")
@@ -101,7 +101,7 @@ def sgd_two_layer(
     from threadpoolctl import threadpool_limits
 
     from fastnn import config, threads
-    from fastnn.kernels.fused import sgd_two_layer_steps, sgd_two_layer_steps_serial
+    from fastnn.kernels.cpu.fused import sgd_two_layer_steps, sgd_two_layer_steps_serial
 
     W1, b1, W2, b2 = _check_params(params)
     d, h = W1.shape

@@ -10,7 +10,7 @@ from hypothesis import settings
 # a pull.  Tests compile into a cache directory named after a hash of every
 # kernel source: any edit gives a fresh one.  (Set before numba is imported.)
 _KERNELS = Path(__file__).resolve().parent.parent / "kernels"
-_digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_KERNELS.glob("*.py")))).hexdigest()[:16]
+_digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_KERNELS.rglob("*.py")))).hexdigest()[:16]
 os.environ.setdefault("NUMBA_CACHE_DIR", str(_KERNELS.parent / ".numba_cache" / _digest))
 
 # The CUDA tests run in this same session: on a machine without a GPU (CI),

@@ -212,7 +212,7 @@ def test_device_utilities():
 
 def test_only_fastnn_cuda_imports_the_cuda_kernels():
     root = Path(__file__).resolve().parent.parent
-    needles = ("kernels import " + "cuda", "kernels." + "cuda import")  # split, so this file does not match
+    needles = ("kernels import " + "cuda", "kernels." + "cuda")  # split, so this file does not match
     importers = sorted(
         str(path.relative_to(root)) for folder in ("fastnn", "asv_bench", "tests", "tools")
         for path in (root / folder).rglob("*.py")

@@ -2,7 +2,7 @@
 
 Numerical gradient checks magnify the loss's last-bit rounding 5e4 times
 (issue 8 section 4), so float64 forward passes follow the reference's
-operations exactly; see fastnn.kernels.numpy_order.  float32 keeps its fast
+operations exactly; see fastnn.kernels.cpu.numpy_order.  float32 keeps its fast
 paths and is held to the tolerances of tests/helpers.py.
 """
 
@@ -11,7 +11,7 @@ import pytest
 
 import fastnn.layers as L
 import fastnn.reference as R
-from fastnn.kernels.numpy_order import pairwise_sum
+from fastnn.kernels.cpu.numpy_order import pairwise_sum
 
 LENGTHS = [*range(0, 301), 511, 1000, 1024, 4097, 100_003]
 

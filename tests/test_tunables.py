@@ -5,18 +5,18 @@ import numpy as np
 
 import fastnn.layers as L
 from fastnn import config
-from fastnn.kernels import cpu
+from fastnn.kernels.cpu import elementwise, losses
 
 
 def test_softmax_block_reaches_the_kernel(monkeypatch):
     seen = []
-    kernel = cpu._softmax_span
+    kernel = losses.softmax_span
 
     def spy(*args):
         seen.append(args[-1])
         return kernel(*args)
 
-    monkeypatch.setattr(cpu, "_softmax_span", spy)
+    monkeypatch.setattr(losses, "softmax_span", spy)
     x = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
     y = np.arange(4)
     expected = L.softmax_loss(x, y)
@@ -29,8 +29,8 @@ def test_softmax_block_reaches_the_kernel(monkeypatch):
 
 def test_parallel_threshold_is_read_at_call_time(monkeypatch):
     calls = []
-    chunked = cpu._relu_forward_chunked
-    monkeypatch.setattr(cpu, "_relu_forward_chunked", lambda *args: (calls.append(args[-1]), chunked(*args)))
+    chunked = elementwise._relu_forward_chunked
+    monkeypatch.setattr(elementwise, "_relu_forward_chunked", lambda *args: (calls.append(args[-1]), chunked(*args)))
     x = np.linspace(-1, 1, 1000)
     L.relu_forward(x)
     assert calls == []  # 1000 elements run serially by default

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastnn.kernels.vexp import vexp
+from fastnn.kernels.cpu.vexp import vexp
 
 # Worst cases measured over these ranges: 1.19 ulp (float32), 2.14 ulp (float64).
 ULP_BOUND = {np.float32: 1.5, np.float64: 2.5}

@@ -1,4 +1,4 @@
-"""Numba kernels for dropout, batch normalisation and layer normalisation.
+"""Batch normalisation and layer normalisation.
 
 Statistics are accumulated in float64 whatever the input dtype, and each
 kernel makes one pass per statistic over data that the public API has
@@ -18,32 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from fastnn.kernels.numpy_order import pairwise_sum
-
-
-@njit(cache=True, error_model="numpy")
-def dropout_forward(x, uniforms, p, out, mask):
-    """``mask = uniforms < p``; ``out = x * (mask / p)``; all flat, one size.
-
-    ``uniforms`` and ``p`` are float64 and the product is taken in float64,
-    then rounded to x's dtype: exactly cs231n's ``x * ((u < p) / p)``
-    followed by ``astype(x.dtype)``, in both dtypes.
-    """
-    t = x.dtype.type
-    scale = 1.0 / p
-    for i in range(x.size):
-        keep = uniforms[i] < p
-        mask[i] = keep
-        out[i] = t(x[i] * (scale if keep else 0.0))
-
-
-@njit(cache=True, error_model="numpy")
-def dropout_backward(dout, mask, p, dx):
-    """``dx = dout * (mask / p)``, in float64 and rounded to dout's dtype; all flat, one size."""
-    t = dout.dtype.type
-    scale = 1.0 / p
-    for i in range(dout.size):
-        dx[i] = t(dout[i] * (scale if mask[i] else 0.0))
+from fastnn.kernels.cpu.numpy_order import pairwise_sum
 
 
 @njit(cache=True, error_model="numpy")
@@ -129,7 +104,7 @@ def layernorm_forward(x, gamma, beta, eps, xhat, out, inv_std):
 
     The row mean and variance are NumPy's ``x.mean(axis=1)`` and
     ``x.var(axis=1)`` to the bit in float64: pairwise sums, the variance
-    from the squared deviations (see fastnn.kernels.numpy_order).
+    from the squared deviations (see fastnn.kernels.cpu.numpy_order).
     """
     n, d = x.shape
     t = x.dtype.type

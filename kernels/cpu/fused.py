@@ -23,14 +23,8 @@ other.
 import numpy as np
 from numba import njit, prange
 
-from fastnn.kernels.cpu import (
-    _bias_relu_span,
-    _bias_span,
-    _colsum_span,
-    _relu_grad_colsum_span,
-    _softmax_span,
-    softmax_loss_argmax,
-)
+from fastnn.kernels.cpu.affine import bias_relu_span, bias_span, colsum_span, relu_grad_colsum_span
+from fastnn.kernels.cpu.losses import softmax_loss_argmax, softmax_span
 
 
 @njit(cache=True)
@@ -51,18 +45,18 @@ def _train_step(X, y, rows, W1, b1, W2, b2, g, flush, block):
         xb[r] = X[rows[r]]
         yb[r] = y[rows[r]]
     np.dot(xb, W1, a1)
-    _bias_relu_span(a1, b1, h1, 0, a1.shape[0])
+    bias_relu_span(a1, b1, h1, 0, a1.shape[0])
     np.dot(h1, W2, s)
-    _bias_span(s, b2, 0, s.shape[0])
-    loss = _softmax_span(s, yb, ds, s.dtype.type(1.0 / rows.size), 0, rows.size, block) / rows.size
+    bias_span(s, b2, 0, s.shape[0])
+    loss = softmax_span(s, yb, ds, s.dtype.type(1.0 / rows.size), 0, rows.size, block) / rows.size
     if flush:
         _flush_subnormals(ds)
     np.dot(h1.T, ds, dW2)
     db2[:] = 0
-    _colsum_span(ds, db2, 0, ds.shape[0])
+    colsum_span(ds, db2, 0, ds.shape[0])
     np.dot(ds, W2.T, dh)
     db1[:] = 0
-    _relu_grad_colsum_span(dh, a1, dh, db1, 0, dh.shape[0])
+    relu_grad_colsum_span(dh, a1, dh, db1, 0, dh.shape[0])
     np.dot(xb.T, dh, dW1)
     return loss
 
@@ -74,9 +68,9 @@ def _test_rows(Xt, yt, start, stop, W1, b1, W2, b2, t):
     if stop <= start:
         return 0.0, 0
     np.dot(Xt[start:stop], W1, a1t[start:stop])
-    _bias_relu_span(a1t, b1, h1t, start, stop)
+    bias_relu_span(a1t, b1, h1t, start, stop)
     np.dot(h1t[start:stop], W2, st[start:stop])
-    _bias_span(st, b2, start, stop)
+    bias_span(st, b2, start, stop)
     return softmax_loss_argmax(st, yt, start, stop)
 
 

@@ -1,0 +1,331 @@
+"""Softmax and hinge losses, fused per row, with their gradients.
+
+float32 softmax is one pass per row block: maximum, shift, the vectorisable
+exp (:mod:`fastnn.kernels.cpu.vexp`) over the whole block, then the sums and
+rescaling while the block is in L1.  float64 softmax runs in NumPy's order
+with NumPy's exp and log, so its loss equals the reference's to the bit.
+Losses accumulate in float64.  ``softmax_span`` is public for the fused
+trainer.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from fastnn import config
+from fastnn.kernels.cpu.dispatch import is_large_rows, rows_per_chunk
+from fastnn.kernels.cpu.numpy_order import pairwise_sum
+from fastnn.kernels.cpu.vexp import vexp
+
+# Lets LLVM vectorise the row sums; no flag that would change inf/NaN handling.
+_REDUCE = {"reassoc", "contract"}
+
+
+
+@njit(cache=True)
+def label_range(y):
+    """
+    Smallest and largest label in one pass.
+
+    Parameters
+    ----------
+    y : ndarray of intp, shape (N,), N >= 1
+
+    Returns
+    -------
+    low, high : int
+    """
+    low = high = y[0]
+    for i in range(y.size):
+        v = y[i]
+        low = min(low, v)
+        high = max(high, v)
+    return low, high
+
+
+@njit(cache=True)
+def _row_max(row):
+    # Eight independent maxima break the compare-select dependency chain
+    # that kept a one-accumulator loop scalar (3.5x slower at C = 1000).
+    n = row.size
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = row[0]
+    j = 0
+    while j + 8 <= n:
+        a0 = max(a0, row[j])
+        a1 = max(a1, row[j + 1])
+        a2 = max(a2, row[j + 2])
+        a3 = max(a3, row[j + 3])
+        a4 = max(a4, row[j + 4])
+        a5 = max(a5, row[j + 5])
+        a6 = max(a6, row[j + 6])
+        a7 = max(a7, row[j + 7])
+        j += 8
+    m = max(max(max(a0, a1), max(a2, a3)), max(max(a4, a5), max(a6, a7)))
+    while j < n:
+        m = max(m, row[j])
+        j += 1
+    return m
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def softmax_span(x, y, dx, scale, start, stop, block):
+    # Rows are processed in blocks of about SOFTMAX_BLOCK elements that stay
+    # in L1.  Per row: the maximum, and x - max written into dx.  Then one
+    # flat exp loop over the whole block, so the scalar remainder of the
+    # vectorised polynomial is paid once per block rather than once per row
+    # (it dominated at C = 10).  Then per row: the sum, the rescaling and
+    # the label's -1/N.
+    #
+    # Every row sum s lies in [1, C] (the maximum contributes exp(0) = 1),
+    # so the sums are multiplied together in float64 and their logs taken
+    # once per run of rows, before the product could overflow.
+    num_cols = x.shape[1]
+    # block: config.SOFTMAX_BLOCK_ELEMENTS, passed in (a cached kernel would
+    # keep a global of another module frozen at its first compilation).
+    block_rows = max(1, block // num_cols)
+    total = 0.0
+    product = 1.0
+    for b0 in range(start, stop, block_rows):
+        b1 = min(stop, b0 + block_rows)
+        for i in range(b0, b1):
+            row = x[i]
+            grad = dx[i]
+            m = _row_max(row)
+            for j in range(num_cols):
+                grad[j] = row[j] - m
+            total -= grad[y[i]]
+        flat = dx[b0:b1].reshape((b1 - b0) * num_cols)
+        for k in range(flat.size):
+            flat[k] = vexp(flat[k])
+        for i in range(b0, b1):
+            grad = dx[i]
+            s = grad.dtype.type(0)
+            for j in range(num_cols):
+                s += grad[j]
+            product *= s
+            if product > 1e280:
+                total += math.log(product)
+                product = 1.0
+            inv = scale / s
+            for j in range(num_cols):
+                grad[j] *= inv
+            grad[y[i]] -= scale
+    return total + math.log(product)
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def softmax_loss_argmax(x, y, start, stop):
+    """
+    Summed softmax loss and number of correct arg-max predictions over rows
+    [start, stop), without a gradient: for evaluation.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C)
+        Scores.
+    y : ndarray of intp, shape (N,)
+    start, stop : int
+        Row range.
+
+    Returns
+    -------
+    total : float
+        Sum of the rows' losses.
+    correct : int
+        Rows whose first maximum is at the label.
+    """
+    total = 0.0
+    product = 1.0
+    correct = 0
+    for i in range(start, stop):
+        row = x[i]
+        m = _row_max(row)
+        s = row.dtype.type(0)
+        for j in range(row.size):
+            s += vexp(row[j] - m)
+        product *= s
+        if product > 1e280:
+            total += math.log(product)
+            product = 1.0
+        label = y[i]
+        total -= row[label] - m
+        best = 0
+        while row[best] != m and best < row.size - 1:
+            best += 1
+        correct += best == label
+    return total + math.log(product), correct
+
+
+@njit(cache=True, parallel=True)
+def _softmax_chunked(x, y, dx, scale, rows, block):
+    n = x.shape[0]
+    total = 0.0
+    for c in prange((n + rows - 1) // rows):
+        total += softmax_span(x, y, dx, scale, c * rows, min(n, (c + 1) * rows), block)
+    return total
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def _svm_span(x, y, dx, scale, start, stop):
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    total = 0.0
+    for i in range(start, stop):
+        row = x[i]
+        grad = dx[i]
+        label = y[i]
+        target = row[label]
+        violated = 0
+        row_total = 0.0
+        # Branch-free so it vectorises; the label's own margin is selected
+        # away.  `not margin <= 0` keeps NaN, so a NaN or inf in the row
+        # propagates into the loss as the reference's np.maximum does, and
+        # NaN margins count as not violated, as its `margins > 0` does.
+        for j in range(row.size):
+            margin = row[j] - target + one
+            margin = zero if j == label else margin
+            row_total += margin if not margin <= zero else zero
+            positive = margin > zero
+            grad[j] = scale if positive else zero
+            violated += positive
+        total += row_total
+        grad[label] = -violated * scale
+    return total
+
+
+@njit(cache=True, parallel=True)
+def _svm_chunked(x, y, dx, scale, rows):
+    n = x.shape[0]
+    total = 0.0
+    for c in prange((n + rows - 1) // rows):
+        total += _svm_span(x, y, dx, scale, c * rows, min(n, (c + 1) * rows))
+    return total
+
+
+def _row_loss(span, chunked, x, y, *tunables):
+    n = x.shape[0]
+    dx = np.empty_like(x)
+    scale = x.dtype.type(1.0 / n)
+    if is_large_rows(x):
+        total = chunked(x, y, dx, scale, rows_per_chunk(x.shape[1]), *tunables)
+    else:
+        total = span(x, y, dx, scale, 0, n, *tunables)
+    return total / n, dx
+
+
+# float64 softmax in NumPy's order: see fastnn.kernels.numpy_order for why.
+# The exponentials and logarithms come from NumPy itself (its SIMD exp differs
+# from libm's in the last bit for 4.6% of inputs, measured), the row sums and
+# the loss are added in NumPy's pairwise order, so the loss is bit-identical
+# to the reference: shifted = x - max; exps = np.exp(shifted);
+# loss = sum(log(sum(exps)) - shifted[y]) / N.
+
+
+@njit(cache=True)
+def _shift_span(x, y, shifted, picked, start, stop):
+    for i in range(start, stop):
+        row = x[i]
+        out = shifted[i]
+        m = _row_max(row)
+        for j in range(row.size):
+            out[j] = row[j] - m
+        picked[i] = out[y[i]]
+
+
+@njit(cache=True, parallel=True)
+def _shift_chunked(x, y, shifted, picked, rows):
+    n = x.shape[0]
+    for c in prange((n + rows - 1) // rows):
+        _shift_span(x, y, shifted, picked, c * rows, min(n, (c + 1) * rows))
+
+
+@njit(cache=True)
+def _normalise_span(dx, y, sums, start, stop):
+    # Divisions rather than products with reciprocals, as the reference does.
+    n = dx.shape[0]
+    for i in range(start, stop):
+        row = dx[i]
+        s = pairwise_sum(row)
+        sums[i] = s
+        for j in range(row.size):
+            row[j] = row[j] / s
+        row[y[i]] -= 1.0
+        for j in range(row.size):
+            row[j] = row[j] / n
+
+
+@njit(cache=True, parallel=True)
+def _normalise_chunked(dx, y, sums, rows):
+    n = dx.shape[0]
+    for c in prange((n + rows - 1) // rows):
+        _normalise_span(dx, y, sums, c * rows, min(n, (c + 1) * rows))
+
+
+def _softmax_loss_numpy_order(x, y):
+    n = x.shape[0]
+    dx = np.empty_like(x)
+    picked = np.empty(n)
+    sums = np.empty(n)
+    if is_large_rows(x):
+        rows = rows_per_chunk(x.shape[1])
+        _shift_chunked(x, y, dx, picked, rows)
+        np.exp(dx, out=dx)
+        _normalise_chunked(dx, y, sums, rows)
+    else:
+        _shift_span(x, y, dx, picked, 0, n)
+        np.exp(dx, out=dx)
+        _normalise_span(dx, y, sums, 0, n)
+    # The reference's np.sum(np.log(sums) - picked) / n, without temporaries.
+    np.log(sums, out=sums)
+    np.subtract(sums, picked, out=sums)
+    return np.sum(sums) / n, dx
+
+
+def softmax_loss(x, y):
+    """
+    Softmax cross-entropy loss and its gradient.
+
+    float32: fused row by row.  Each row is read once from memory; its
+    maximum, exponentials (written into ``dx`` with the vectorisable
+    :func:`fastnn.kernels.vexp.vexp`) and the rescaling all run while the
+    row is in cache.  float64: in NumPy's order with NumPy's exp and log, so
+    the loss is bit-identical to the reference (three passes instead of one).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C)
+        Scores.
+    y : ndarray of intp, shape (N,)
+        Labels in ``[0, C)``.
+
+    Returns
+    -------
+    loss : float
+        Mean loss, accumulated in float64.
+    dx : ndarray, shape (N, C), dtype of ``x``
+    """
+    if x.dtype == np.float64:
+        return _softmax_loss_numpy_order(x, y)
+    return _row_loss(softmax_span, _softmax_chunked, x, y, config.SOFTMAX_BLOCK_ELEMENTS)
+
+
+def svm_loss(x, y):
+    """
+    Multiclass hinge loss (margin 1) and its gradient in one pass per row.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C)
+        Scores.
+    y : ndarray of intp, shape (N,)
+        Labels in ``[0, C)``.
+
+    Returns
+    -------
+    loss : float
+        Mean loss, accumulated in float64.
+    dx : ndarray, shape (N, C), dtype of ``x``
+    """
+    return _row_loss(_svm_span, _svm_chunked, x, y)
+

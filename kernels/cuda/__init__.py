@@ -1,0 +1,54 @@
+"""``@cuda.jit`` kernels (numba-cuda); the only package that imports numba's CUDA target.
+
+Importing it raises ImportError, saying what is missing, when numba-cuda is
+not installed or when there is neither a GPU nor the simulator
+(``NUMBA_ENABLE_CUDASIM=1``).  Only :mod:`fastnn.cuda` imports it.
+
+| file | what |
+|---|---|
+| ``launch.py`` | launch shapes, per-dtype kernel factories, device memory: zeros, casts, copies, row gathers |
+| ``gemm.py`` | the tiled GEMM with its bias and ReLU epilogue |
+| ``reductions.py`` | block reductions in shared memory; column sums (``db``) |
+| ``elementwise.py`` | ReLU and the SGD update, grid-stride |
+| ``losses.py`` | softmax and hinge losses, a row per warp or block |
+
+Conventions
+-----------
+* Inputs are C-contiguous device arrays of one float dtype whose shapes the
+  public API (``fastnn.cuda``) has checked.
+* Kernels are built per dtype by small factories, so shared and local
+  arrays have a compile-time dtype and float32 never upcasts.
+* Reductions go through shared memory with ``syncthreads``: the simulator
+  that CI runs has neither warp shuffles nor ``syncwarp``, and one code path
+  for both keeps CI honest about what runs on the GPU.
+* Launch configuration comes from :mod:`fastnn.config` (smaller shapes on
+  the simulator, so tiny test inputs still cross tiles).
+"""
+
+import importlib.util
+
+import numpy as np
+
+if importlib.util.find_spec("numba_cuda") is None:
+    raise ImportError(
+        "fastnn.cuda needs the numba-cuda package, which is not installed: pip install -e '.[cuda]'"
+    )
+
+# numba-cuda 0.30.4 still calls np.row_stack, which NumPy 2.5 removed; its
+# replacement np.vstack does the same for the 2-D inputs involved.
+if not hasattr(np, "row_stack"):
+    np.row_stack = np.vstack
+
+from numba import cuda  # noqa: E402
+
+from numba.core import config as _numba_config  # noqa: E402
+
+#: True when kernels run on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
+SIMULATOR = bool(_numba_config.ENABLE_CUDASIM)
+
+if not SIMULATOR and not cuda.is_available():
+    raise ImportError(
+        "fastnn.cuda found no usable CUDA GPU (numba.cuda.is_available() is False). "
+        "To run the kernels on Numba's CUDA simulator instead, set NUMBA_ENABLE_CUDASIM=1 "
+        "before numba is first imported."
+    )

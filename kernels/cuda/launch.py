@@ -1,0 +1,150 @@
+"""Launch shapes, per-dtype kernel factories and device memory helpers."""
+
+import numpy as np
+from numba import cuda, float32, float64, int64
+
+from fastnn import config
+from fastnn.kernels.cuda import SIMULATOR
+
+# int64 too: labels of any integer dtype are cast to it.
+_NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64}
+
+_DEVICE_ARRAY = cuda.devicearray.FakeCUDAArray if SIMULATOR else cuda.devicearray.DeviceNDArray
+
+
+def as_device_array(value):
+    """``value`` as a Numba device array without a copy, or None if it is not on the GPU.
+
+    Accepts Numba device arrays and, on a real GPU, anything exposing
+    ``__cuda_array_interface__`` (CuPy arrays, PyTorch CUDA tensors).
+    """
+    if isinstance(value, _DEVICE_ARRAY):
+        return value
+    if not SIMULATOR and hasattr(value, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(value)
+    return None
+
+
+def setting(name):
+    """A launch setting of fastnn.config, the simulator's where it runs."""
+    return config.cuda_setting(name, SIMULATOR)
+
+
+BM, BN, BK = setting("GEMM_TILE_M"), setting("GEMM_TILE_N"), setting("GEMM_TILE_K")
+TM, TN = setting("GEMM_THREAD_M"), setting("GEMM_THREAD_N")
+GEMM_THREADS = (BN // TN, BM // TM)
+BLOCK = setting("CUDA_BLOCK")
+VALS = setting("CUDA_VALUES_PER_THREAD")
+WARP_ROW_MAX_C = setting("CUDA_WARP_ROW_MAX_C")
+
+
+def blocks(n, threads=BLOCK):
+    return max(1, min(config.CUDA_MAX_BLOCKS, -(-n // threads)))
+
+
+def per_dtype(factory):
+    kernels = {}
+
+    def get(dtype):
+        dtype = np.dtype(dtype)
+        if dtype not in kernels:
+            kernels[dtype] = factory(_NB[dtype])
+        return kernels[dtype]
+
+    return get
+
+
+@per_dtype
+def _fill_kernel(nb):
+    @cuda.jit
+    def fill(out, value):
+        for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+            out[i] = value
+
+    return fill
+
+
+def zeros(shape, dtype):
+    """A device array of zeros."""
+    out = cuda.device_array(shape, dtype)
+    flat = out.reshape(out.size) if out.ndim != 1 else out
+    if out.size:
+        _fill_kernel(dtype)[blocks(out.size), BLOCK](flat, 0)
+    return out
+
+
+@per_dtype
+def _cast_kernel(nb):
+    @cuda.jit
+    def cast(src, dst):
+        for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
+            dst[i] = nb(src[i])
+
+    return cast
+
+
+def cast(src, dtype):
+    """A contiguous copy of the flat device array ``src`` in ``dtype``."""
+    dst = cuda.device_array(src.size, dtype)
+    if src.size:
+        _cast_kernel(dtype)[blocks(src.size), BLOCK](src, dst)
+    return dst
+
+
+def contiguous(a):
+    """A C-contiguous copy of a strided 1-D or 2-D device array."""
+    dst = cuda.device_array(a.shape, a.dtype)
+    if a.ndim == 1:
+        _copy_1d[blocks(a.shape[0]), BLOCK](a, dst)
+    else:
+        grid = (-(-a.shape[0] // 16) or 1, -(-a.shape[1] // 16) or 1)
+        _copy_2d[grid, (16, 16)](a, dst)
+    return dst
+
+
+@cuda.jit
+def _copy_1d(src, dst):
+    for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
+        dst[i] = src[i]
+
+
+@cuda.jit
+def _copy_2d(src, dst):
+    i, j = cuda.grid(2)
+    if i < src.shape[0] and j < src.shape[1]:
+        dst[i, j] = src[i, j]
+
+
+@cuda.jit
+def _label_range(y, out):
+    for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        cuda.atomic.min(out, 0, y[i])
+        cuda.atomic.max(out, 1, y[i])
+
+
+def label_range(y):
+    """Smallest and largest label of the device vector y, as Python ints."""
+    out = cuda.to_device(np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], np.int64))
+    _label_range[blocks(y.size), BLOCK](y, out)
+    low, high = out.copy_to_host()
+    return int(low), int(high)
+
+
+@cuda.jit
+def _gather_rows(src, rows, dst):
+    i, j = cuda.grid(2)
+    if i < rows.size and j < src.shape[1]:
+        dst[i, j] = src[rows[i], j]
+
+
+def gather_rows(src, rows):
+    """``src[rows]`` for a 2-D device array and a device vector of row indices."""
+    dst = cuda.device_array((rows.size, src.shape[1]), src.dtype)
+    grid = (-(-rows.size // 16) or 1, -(-src.shape[1] // 16) or 1)
+    _gather_rows[grid, (16, 16)](src, rows, dst)
+    return dst
+
+
+def synchronize():
+    """Wait for every queued kernel (for timing)."""
+    cuda.synchronize()

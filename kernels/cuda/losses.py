@@ -1,0 +1,176 @@
+"""Softmax and hinge losses with their gradients: one row per warp (small C) or per block.
+
+Row losses are written in float64 and summed on the device.
+"""
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from fastnn.kernels.cuda.launch import BLOCK, VALS, WARP_ROW_MAX_C, blocks, per_dtype
+from fastnn.kernels.cuda.reductions import segment_reduce, sum_kernel
+
+@per_dtype
+def _softmax_kernel(nb):
+    @cuda.jit
+    def softmax(x, y, dx, row_loss, scale, width):
+        """One row per ``width`` threads (a warp for small C, the block beyond).
+
+        Each thread keeps up to VALS of its row's values in registers, so a
+        row of C <= width * VALS is read from global memory once.
+        """
+        buf = cuda.shared.array(BLOCK, nb)
+        vals = cuda.local.array(VALS, nb)
+        t = cuda.threadIdx.x
+        lane = t % width
+        base = t - lane
+        rows_per_block = cuda.blockDim.x // width
+        n, c = x.shape
+        per_thread = (c + width - 1) // width
+        for first in range(cuda.blockIdx.x * rows_per_block, n, cuda.gridDim.x * rows_per_block):
+            i = first + t // width
+            live = i < n
+            m = nb(-math.inf)
+            if live:
+                for r in range(per_thread):
+                    j = lane + r * width
+                    if j < c:
+                        v = x[i, j]
+                        if r < VALS:
+                            vals[r] = v
+                        m = max(m, v)
+            buf[t] = m
+            cuda.syncthreads()
+            segment_reduce(buf, lane, width, base, True)
+            m = buf[base]
+            cuda.syncthreads()
+            s = nb(0)
+            if live:
+                for r in range(per_thread):
+                    j = lane + r * width
+                    if j < c:
+                        e = math.exp((vals[r] if r < VALS else x[i, j]) - m)
+                        if r < VALS:
+                            vals[r] = e
+                        s += e
+            buf[t] = s
+            cuda.syncthreads()
+            segment_reduce(buf, lane, width, base, False)
+            s = buf[base]
+            cuda.syncthreads()
+            if live:
+                label = y[i]
+                inv = scale / s
+                for r in range(per_thread):
+                    j = lane + r * width
+                    if j < c:
+                        e = vals[r] if r < VALS else math.exp(x[i, j] - m)
+                        g = e * inv
+                        if j == label:
+                            g -= scale
+                        dx[i, j] = g
+                if lane == 0:
+                    row_loss[i] = math.log(float64(s)) - float64(x[i, label] - m)
+
+    return softmax
+
+
+@per_dtype
+def _svm_kernel(nb):
+    @cuda.jit
+    def svm(x, y, dx, row_loss, scale, width):
+        """Hinge loss, margin 1: one row per ``width`` threads."""
+        buf = cuda.shared.array(BLOCK, nb)
+        t = cuda.threadIdx.x
+        lane = t % width
+        base = t - lane
+        rows_per_block = cuda.blockDim.x // width
+        n, c = x.shape
+        one = nb(1)
+        zero = nb(0)
+        for first in range(cuda.blockIdx.x * rows_per_block, n, cuda.gridDim.x * rows_per_block):
+            i = first + t // width
+            live = i < n
+            total = zero
+            count = zero
+            if live:
+                label = y[i]
+                target = x[i, label]
+                for j in range(lane, c, width):
+                    margin = x[i, j] - target + one
+                    other = j != label
+                    # A NaN margin joins the loss (as np.maximum propagates
+                    # it) but is not a violation (as `margins > 0` is False).
+                    if other and not margin <= zero:
+                        total += margin
+                    if other and margin > zero:
+                        count += one
+                        dx[i, j] = scale
+                    else:
+                        dx[i, j] = zero
+            buf[t] = count
+            cuda.syncthreads()
+            segment_reduce(buf, lane, width, base, False)
+            count = buf[base]
+            cuda.syncthreads()
+            buf[t] = total
+            cuda.syncthreads()
+            segment_reduce(buf, lane, width, base, False)
+            if live and lane == 0:
+                dx[i, y[i]] = -count * scale
+                row_loss[i] = float64(buf[base])
+            cuda.syncthreads()
+
+    return svm
+
+
+def _row_width(c):
+    return 32 if c <= WARP_ROW_MAX_C else BLOCK
+
+
+def _row_loss(kernel, x, y):
+    n, c = x.shape
+    dx = cuda.device_array(x.shape, x.dtype)
+    row_loss = cuda.device_array(n, np.float64)
+    width = _row_width(c)
+    rows_per_block = BLOCK // width
+    kernel(x.dtype)[blocks(n, rows_per_block), BLOCK](x, y, dx, row_loss, x.dtype.type(1.0 / n), width)
+    total = cuda.to_device(np.zeros(1))
+    sum_kernel[blocks(n), BLOCK](row_loss, total)
+    return float(total.copy_to_host()[0]) / n, dx
+
+
+def softmax_loss(x, y):
+    """
+    Fused softmax cross-entropy loss and gradient on the GPU.
+
+    Parameters
+    ----------
+    x : device array, shape (N, C)
+    y : device array of int64, shape (N,)
+
+    Returns
+    -------
+    loss : float
+        Mean loss, reduced on the device in float64.
+    dx : device array, shape (N, C)
+    """
+    return _row_loss(_softmax_kernel, x, y)
+
+
+def svm_loss(x, y):
+    """
+    Multiclass hinge loss (margin 1) and its gradient on the GPU.
+
+    Parameters
+    ----------
+    x : device array, shape (N, C)
+    y : device array of int64, shape (N,)
+
+    Returns
+    -------
+    loss : float
+    dx : device array, shape (N, C)
+    """
+    return _row_loss(_svm_kernel, x, y)

@@ -1,0 +1,82 @@
+"""Block reductions in shared memory, and the column sums of the affine backward (``db``)."""
+
+from numba import cuda, float64
+
+from fastnn.kernels.cuda.launch import BLOCK, per_dtype, zeros
+
+def segment_reduce(buf, lane, width, base, op_max):
+    """Reduce buf[base : base + width] into buf[base] (width a power of two).
+
+    Every thread of the block must call this, in step: it holds barriers.
+    """
+    step = width // 2
+    while step > 0:
+        if lane < step:
+            if op_max:
+                other = buf[base + lane + step]
+                if other > buf[base + lane]:
+                    buf[base + lane] = other
+            else:
+                buf[base + lane] += buf[base + lane + step]
+        cuda.syncthreads()
+        step //= 2
+
+
+segment_reduce = cuda.jit(device=True)(segment_reduce)
+
+
+@cuda.jit
+def sum_kernel(values, out):
+    buf = cuda.shared.array(BLOCK, float64)
+    t = cuda.threadIdx.x
+    total = 0.0
+    for i in range(cuda.grid(1), values.size, cuda.gridsize(1)):
+        total += values[i]
+    buf[t] = total
+    cuda.syncthreads()
+    segment_reduce(buf, t, BLOCK, 0, False)
+    if t == 0:
+        cuda.atomic.add(out, 0, buf[0])
+
+
+@per_dtype
+def _colsum_kernel(nb):
+    @cuda.jit
+    def colsum(dout, a, da, db, rows_per_thread, masked):
+        """db += column sums of dout (masked by a >= 0 and written to da when masked)."""
+        j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        n, m = dout.shape
+        if j >= m:
+            return
+        start = cuda.blockIdx.y * rows_per_thread
+        stop = min(n, start + rows_per_thread)
+        zero = nb(0)
+        total = zero
+        for i in range(start, stop):
+            g = dout[i, j]
+            if masked:
+                g = g if a[i, j] >= zero else zero
+                da[i, j] = g
+            total += g
+        cuda.atomic.add(db, j, total)
+
+    return colsum
+
+
+def column_sums(dout, a=None):
+    """
+    Column sums of ``dout``, or of ``dout * (a >= 0)`` when ``a`` is given.
+
+    Returns
+    -------
+    db : device array, shape (M,)
+    da : device array, shape (N, M)
+        The masked gradient, only when ``a`` is given.
+    """
+    n, m = dout.shape
+    db = zeros(m, dout.dtype)
+    da = cuda.device_array(dout.shape, dout.dtype) if a is not None else dout
+    rows = BLOCK
+    grid = (-(-m // BLOCK) or 1, -(-n // rows) or 1)
+    _colsum_kernel(dout.dtype)[grid, BLOCK](dout, a if a is not None else dout, da, db, rows, a is not None)
+    return (db, da) if a is not None else db
