@@ -84,11 +84,16 @@ def _keep_probability(text):
     return value
 
 
-def _add_train_parser(commands):
-    from fastnn.recipe import NetRecipe
-    from fastnn.train import Recipe
+#: Short names --optimizer also takes, besides fastnn.optim.RULES.
+_OPTIMIZER_ALIASES = {"momentum": "sgd_momentum"}
 
-    seed_defaults, net = Recipe(), NetRecipe()
+
+def _add_train_parser(commands):
+    from fastnn import optim
+    from fastnn.digits.recipe import DefaultRecipe
+    from fastnn.digits.seed import SeedRecipe
+
+    seed_defaults, net = SeedRecipe(), DefaultRecipe()
     p = commands.add_parser(
         "train",
         help="train a classifier on the bundled digits",
@@ -109,7 +114,7 @@ def _add_train_parser(commands):
     # below are filled in afterwards.
     g = p.add_argument_group("the default recipe")
     g.add_argument("--model", choices=("two-layer", "fc"), help=f"default {net.model}")
-    g.add_argument("--optimizer", choices=("sgd", "momentum", "rmsprop", "adam"), help=f"default {net.optimizer}")
+    g.add_argument("--optimizer", choices=(*optim.RULES, *_OPTIMIZER_ALIASES), help=f"default {net.optimizer}")
     g.add_argument("--epochs", type=_positive_int, help=f"default {net.epochs}")
     g.add_argument("--dropout", type=_keep_probability, help=f"keep probability (default {net.dropout}: none)")
     g.add_argument("--norm", choices=("batchnorm", "layernorm", "none"), help=f"default {net.norm}")
@@ -128,7 +133,7 @@ def _add_train_parser(commands):
     s.add_argument(
         "--engine",
         choices=("fused", "layers", "reference"),
-        help="fused: every step compiled (fastnn.trainer); layers: the seed's Python loop over fastnn.layers; "
+        help="fused: every step compiled (fastnn.fused); layers: the seed's Python loop over fastnn.layers; "
         "reference: the same loop over the NumPy oracle (default fused)",
     )
     s.add_argument("--compare", action="store_const", const=True, help="run every engine (and PyTorch, where installed) on identical batches")
@@ -176,12 +181,12 @@ def _stop_if_diverged(losses, what):
 def _run_recipe(args):
     import json
 
-    from fastnn.data import digits_split
-    from fastnn.recipe import NetRecipe, plot_history, train_recipe
+    from fastnn.digits.data import digits_split
+    from fastnn.digits.recipe import DefaultRecipe, plot_history, train_recipe
 
-    recipe = NetRecipe(
-        model=args.model, hidden=args.hidden or NetRecipe.hidden, optimizer="sgd_momentum" if args.optimizer == "momentum" else args.optimizer,
-        lr=args.lr or NetRecipe.lr, epochs=args.epochs, batch_size=args.batch_size or NetRecipe.batch_size,
+    recipe = DefaultRecipe(
+        model=args.model, hidden=args.hidden or DefaultRecipe.hidden, optimizer=_OPTIMIZER_ALIASES.get(args.optimizer, args.optimizer),
+        lr=args.lr or DefaultRecipe.lr, epochs=args.epochs, batch_size=args.batch_size or DefaultRecipe.batch_size,
         dropout=args.dropout, norm=None if args.norm == "none" else args.norm, init=args.init, augment=args.augment,
         ensemble=args.ensemble, seed=args.seed,
     )
@@ -223,32 +228,30 @@ def _run_train(args):
 
 def _run_seed_recipe(args):
     from fastnn import threads
-    from fastnn.data import digits_split
-    from fastnn.train import Recipe, engines, train_two_layer
+    from fastnn.digits.data import digits_split
+    from fastnn.digits.seed import SeedRecipe, engines, train_two_layer
 
-    defaults = Recipe()
+    defaults = SeedRecipe()
     if args.hidden and len(args.hidden) != 1:
         raise SystemExit(f"fastnn train --seed-recipe: --hidden takes one size for the 64-H-10 net, got {args.hidden}")
     hidden = args.hidden[0] if args.hidden else defaults.hidden
     args.hidden = hidden
-    recipe = Recipe(args.iters, args.lr or defaults.lr, args.batch_size or defaults.batch_size, hidden, args.seed, args.eval_every)
+    recipe = SeedRecipe(args.iters, args.lr or defaults.lr, args.batch_size or defaults.batch_size, hidden, args.seed, args.eval_every)
     args.dtype = args.dtype or "float64"
     split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype))
     print(
         f"digits: {len(split.y_train)} train / {len(split.y_test)} test, net 64-{args.hidden}-10, "
         f"{args.dtype}, {args.iters} SGD steps, lr {recipe.lr}, batch {recipe.batch_size}, seed {args.seed}"
     )
-    table = engines()
-    if args.flush_subnormals:
-        from fastnn.train import fused_steps
-
-        table["fused"] = fused_steps(flush_subnormals=True)
-    if args.backend == "cuda":
-        table = _cuda_engines(table)
-        names = list(table) if args.compare else ["cuda"]
-    else:
-        names = list(table) if args.compare else [args.engine]
-    warm = Recipe(iters=2, hidden=hidden, batch_size=recipe.batch_size)
+    if args.flush_subnormals and args.backend == "cuda":
+        print("fastnn train: error: --flush-subnormals applies only to the fused CPU engine, not --backend cuda", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        table = engines(args.backend, args.flush_subnormals)
+    except ImportError as exc:
+        raise SystemExit(f"fastnn train --backend cuda: {exc}") from exc
+    names = list(table) if args.compare else [args.engine if args.backend == "cpu" else "cuda"]
+    warm = SeedRecipe(iters=2, hidden=hidden, batch_size=recipe.batch_size)
     for name in names:
         if name in ("fused", "layers", "cuda"):
             start = time.perf_counter()
@@ -269,31 +272,10 @@ def _run_seed_recipe(args):
     return 0
 
 
-def _cuda_engines(cpu_table):
-    """The GPU engine, with the CPU reference and PyTorch on CUDA to compare against."""
-    try:
-        from fastnn.train import cuda_steps
-
-        table = {"cuda": cuda_steps(), "reference": cpu_table["reference"]}
-    except ImportError as exc:
-        raise SystemExit(f"fastnn train --backend cuda: {exc}") from exc
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            from fastnn import torch_loops
-
-            table["torch-cuda-autograd"] = torch_loops.steps(autograd=True, device="cuda")
-            table["torch-cuda-manual"] = torch_loops.steps(autograd=False, device="cuda")
-    except ImportError:
-        pass
-    return table
-
-
 def _run_gradcheck(args):
     import fastnn.layers
     import fastnn.reference
-    from fastnn.layer_gradchecks import check_layers
+    from fastnn.gradcheck import check_layers
 
     layers = fastnn.reference if args.reference else fastnn.layers
     results = check_layers(layers, seed=args.seed)
@@ -308,7 +290,7 @@ def _run_gradcheck(args):
 def _run_bench_cuda(args):
     try:
         import fastnn.cuda as G
-        from fastnn import bench_cuda
+        from fastnn.bench import cuda as bench_cuda
     except ImportError as exc:
         raise SystemExit(f"fastnn bench --backend cuda: {exc}") from exc
     if G.SIMULATOR:
@@ -321,7 +303,9 @@ def _run_bench_cuda(args):
 
 
 def _run_bench(args):
-    from fastnn import bench, threads
+    from fastnn import threads
+    from fastnn.bench import cpu as bench
+    from fastnn.bench.timing import plot
 
     if args.backend == "cuda":
         return _run_bench_cuda(args)
@@ -338,7 +322,7 @@ def _run_bench(args):
     print(f"medians of {args.repeats} interleaved rounds; ratio = reference / fastnn, vs torch = torch / fastnn")
     print(bench.format_table(rows, peaks, has_torch))
     if args.plot:
-        bench.plot(rows, args.plot)
+        plot(rows, args.plot)
         print(f"plot written to {args.plot}")
     return 0
 
@@ -354,7 +338,7 @@ def build_parser():
     )
     g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default %(default)s)")
     g.add_argument("--reference", action="store_true", help="check the NumPy reference instead")
-    from fastnn.bench import FAMILIES
+    from fastnn.bench.cpu import FAMILIES
 
     b = commands.add_parser(
         "bench",

@@ -33,7 +33,7 @@ Where the model is exactly fastnn's own two-layer net (``TwoLayerNet``, or
 dropout, on fastnn.layers) trained by fastnn.optim.sgd without
 regularisation or augmentation, on data of the model's dtype, the
 iterations between two accuracy checks run in the fused compiled trainer
-(:func:`fastnn.trainer.sgd_two_layer`), which computes what ``model.loss``
+(:func:`fastnn.fused.sgd_two_layer`), which computes what ``model.loss``
 and ``sgd`` compute (the tests hold them to 1e-12 in float64) on the same
 batches.  Anything else, a subclass or a look-alike included, runs
 ``model.loss`` every iteration.
@@ -199,7 +199,7 @@ class Solver:
         return np.ascontiguousarray(X, dtype=dtype)
 
     def _fused_steps(self, X, count):
-        from fastnn.trainer import sgd_two_layer
+        from fastnn.fused import sgd_two_layer
 
         num_train = X.shape[0]
         batches = np.stack([self._random.choice(num_train, self.batch_size) for _ in range(count)])

@@ -3,19 +3,21 @@
 import numpy as np
 import pytest
 
-from fastnn import bench
+from fastnn import catalog
+from fastnn.bench import cpu as bench
+from fastnn.bench.timing import time_interleaved
 from fastnn.cli import main
 
 
 def test_time_interleaved_returns_a_median_per_function():
     calls = []
-    times = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
+    times = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
     assert set(times) == {"a", "b"} and all(t > 0 for t in times.values())
     assert "a" in calls and "b" in calls
 
 
 def test_every_case_computes_what_its_reference_computes():
-    for case in bench.build_cases(families=("loss", "relu", "affine"), with_torch=False):
+    for case in bench.build_cases(families=catalog.FAMILIES, with_torch=False):
         ref, fast = case.reference(), case.fastnn()
         ref = ref[0] if isinstance(ref, tuple) and not isinstance(ref[0], float) else ref
         fast = fast[0] if isinstance(fast, tuple) and not isinstance(fast[0], float) else fast
@@ -37,3 +39,10 @@ def test_bench_command_prints_the_table(capsys, tmp_path):
 def test_bench_command_without_plot(capsys):
     assert main(["bench", "--only", "loss", "--dtype", "float64", "--repeats", "1", "--no-torch", "--no-progress"]) == 0
     assert "softmax_loss" in capsys.readouterr().out
+
+
+def test_every_catalog_layer_with_bench_sizes_has_its_rows():
+    kernels = {case.kernel for case in bench.build_cases(dtypes=("float32",), families=catalog.FAMILIES, with_torch=False)}
+    for entry in catalog.LAYERS:
+        if entry.bench_sizes:
+            assert entry.forward in kernels and (entry.is_loss or entry.backward in kernels), entry.name

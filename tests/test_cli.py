@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from fastnn.cli import main
-from fastnn.data import digits_split
-from fastnn.train import Recipe, train_two_layer
+from fastnn.digits.data import digits_split
+from fastnn.digits.seed import SeedRecipe, train_two_layer
 
 
 def _accuracies(output):
@@ -33,7 +33,7 @@ def test_short_training_run_reaches_a_sane_accuracy(capsys, dtype):
 
 def test_training_is_reproducible():
     split = digits_split(seed=3)
-    recipe = Recipe(iters=200, seed=3, eval_every=50)
+    recipe = SeedRecipe(iters=200, seed=3, eval_every=50)
     first = train_two_layer("fused", split, recipe, progress=False)
     again = train_two_layer("fused", split, recipe, progress=False)
     assert (first.accuracy, first.train_loss, first.test_loss) == (again.accuracy, again.train_loss, again.test_loss)
@@ -43,7 +43,7 @@ def test_training_is_reproducible():
 def test_training_steps_match_the_reference(engine):
     # Before chaotic divergence sets in (see above) the engines agree closely.
     split = digits_split(seed=3)
-    recipe = Recipe(iters=10, seed=3)
+    recipe = SeedRecipe(iters=10, seed=3)
     fast = train_two_layer(engine, split, recipe, progress=False)
     ref = train_two_layer("reference", split, recipe, progress=False)
     assert fast.train_loss == pytest.approx(ref.train_loss, rel=1e-9)
@@ -65,7 +65,7 @@ def test_digits_split_is_70_30():
 
 
 def test_gradcheck_command(capsys):
-    from fastnn.layer_gradchecks import check_layers
+    from fastnn.gradcheck import check_layers
     import fastnn.layers
 
     assert main(["gradcheck"]) == 0

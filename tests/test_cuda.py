@@ -15,10 +15,10 @@ import pytest
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed")
 G = pytest.importorskip("fastnn.cuda")
 
-import fastnn.layers as L  # noqa: E402
 import fastnn.reference as R  # noqa: E402
 
-from helpers import Backend, check_layer, check_loss, random_array  # noqa: E402
+from fastnn import catalog  # noqa: E402
+from helpers import Backend, check_layer, random_array  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 
@@ -30,45 +30,19 @@ def host(a):
 GPU = Backend(G, G.to_device, host)
 
 
-def check_gpu_layer(name, inputs, dtype, seed=0):
-    """Forward and backward on the GPU against the reference and the CPU kernels."""
-    check_layer(name, inputs, dtype, seed, backend=GPU)
-
-
-def check_gpu_loss(name, x, y, dtype):
-    """A loss on the GPU against the reference and the CPU kernels."""
-    check_loss(name, x, y, dtype, backend=GPU)
+CASES = [(entry.name, size) for entry in catalog.on_backend("cuda") for size in entry.sizes["cuda"]]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("x_shape, m", [((1, 5), 3), ((7, 2, 3), 5), ((19, 9), 21), ((3, 1), 1)])
-@pytest.mark.parametrize("layer", ["affine", "affine_relu"])
-def test_affine_layers(layer, x_shape, m, dtype):
-    rng = np.random.default_rng(1)
-    d = int(np.prod(x_shape[1:]))
-    check_gpu_layer(layer, [random_array(rng, x_shape, dtype), random_array(rng, (d, m), dtype), random_array(rng, m, dtype)], dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(), (7,), (3, 4, 5), (0, 3)])
-def test_relu(shape, dtype):
-    check_gpu_layer("relu", [random_array(np.random.default_rng(2), shape, dtype)], dtype)
-
-
-# C = 5 and 40: a warp per row; 100: a block per row, read once; 150: beyond
-# the registers, so the row is read again (with the simulator's shapes).
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (5, 40), (3, 100), (2, 150)])
-@pytest.mark.parametrize("loss", ["softmax_loss", "svm_loss"])
-def test_losses(loss, shape, dtype):
-    rng = np.random.default_rng(3)
-    check_gpu_loss(loss, random_array(rng, shape, dtype, scale=3.0), rng.integers(shape[1], size=shape[0]), dtype)
+@pytest.mark.parametrize("name, size", CASES, ids=[f"{name}-{size}" for name, size in CASES])
+def test_every_gpu_layer_agrees_with_the_reference_and_the_cpu(name, size, dtype):
+    check_layer(name, dtype, GPU, size=size)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_large_logits(dtype):
     rng = np.random.default_rng(4)
-    check_gpu_loss("softmax_loss", (1e4 * rng.standard_normal((4, 6))).astype(dtype), rng.integers(6, size=4), dtype)
+    check_layer("softmax_loss", dtype, GPU, inputs=[(1e4 * rng.standard_normal((4, 6))).astype(dtype)], params=[rng.integers(6, size=4)])
 
 
 def test_integer_and_mixed_inputs_become_float64():
@@ -123,14 +97,14 @@ def test_bad_inputs_get_the_cpu_errors(call, error, words):
 
 
 def test_training_engine_matches_the_reference_loop():
-    from fastnn.data import Split
-    from fastnn.train import Recipe, cuda_steps, train_two_layer
+    from fastnn.digits.data import Split
+    from fastnn.digits.seed import SeedRecipe, engines, train_two_layer
 
     rng = np.random.default_rng(7)
     X, y = rng.standard_normal((30, 8)), rng.integers(3, size=30)
     split = Split(X[:20], X[20:], y[:20], y[20:])
-    recipe = Recipe(iters=2, hidden=5, batch_size=4, lr=1e-2)
-    gpu = train_two_layer(cuda_steps(), split, recipe, progress=False)
+    recipe = SeedRecipe(iters=2, hidden=5, batch_size=4, lr=1e-2)
+    gpu = train_two_layer(engines("cuda")["cuda"], split, recipe, progress=False)
     ref = train_two_layer("reference", split, recipe, progress=False)
     assert gpu.train_loss == pytest.approx(ref.train_loss, rel=1e-12)
     assert gpu.test_loss == pytest.approx(ref.test_loss, rel=1e-12)
@@ -165,7 +139,7 @@ def test_cpu_import_does_not_load_numba_cuda():
 
 
 def test_gpu_bench_plumbing_on_tiny_sizes():
-    from fastnn import bench_cuda
+    from fastnn.bench import cuda as bench_cuda
 
     rows, copy_gbs = bench_cuda.run(repeats=1, tiny=True)
     table = bench_cuda.format_table(rows, copy_gbs)
@@ -191,7 +165,7 @@ def test_a_wrong_float64_gpu_loss_fails_the_check(monkeypatch):
     right = G.softmax_loss
     monkeypatch.setattr(G, "softmax_loss", lambda *args: (right(*args)[0] * (1 + 1e-9), right(*args)[1]))
     with pytest.raises(AssertionError):
-        check_gpu_loss("softmax_loss", x, y, np.float64)
+        check_layer("softmax_loss", np.float64, GPU, inputs=[x], params=[y])
 
 
 def test_device_utilities():

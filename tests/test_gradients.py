@@ -7,7 +7,8 @@ import pytest
 
 import fastnn.layers as L
 from fastnn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse, rel_error
-from fastnn.layer_gradchecks import TOLERANCE, check_layers
+from fastnn import catalog
+from fastnn.gradcheck import check_layers
 
 CHECKS = check_layers(L, seed=0)
 
@@ -18,14 +19,23 @@ def test_backward_matches_numerical_gradient(check):
 
 
 def test_tolerances_are_the_issue_bounds():
-    assert {k: TOLERANCE[k] for k in ("affine", "relu", "loss")} == {"affine": 1e-8, "relu": 1e-8, "loss": 1e-7}
-    assert TOLERANCE["dropout"] == 1e-9 and TOLERANCE["norm"] == 1e-7  # as tests/test_norm_dropout had them
+    bounds = {"affine": 1e-8, "relu": 1e-8, "affine_relu": 1e-8, "softmax_loss": 1e-7, "svm_loss": 1e-7, "dropout": 1e-9,
+              "batchnorm": 1e-7, "batchnorm (test mode)": 1e-7, "batchnorm_alt": 1e-7, "layernorm": 1e-7,
+              "affine_batchnorm_relu": 1e-6, "affine_layernorm_relu": 1e-6}
+    for entry in catalog.LAYERS:
+        assert entry.gradcheck_tolerance <= bounds.get(entry.name, 1e-7), entry.name
 
 
 def test_every_backward_of_the_layer_api_is_checked():
     backwards = {name for name in L.__all__ if "backward" in name} | {"softmax_loss", "svm_loss"}
     assert backwards <= {c.backward for c in CHECKS}
-    assert {"batchnorm", "batchnorm (test mode)"} <= {c.layer for c in CHECKS}
+    assert {entry.name for entry in catalog.LAYERS} == {c.layer for c in CHECKS}
+
+
+def test_every_gradient_of_every_layer_is_checked():
+    for entry in catalog.LAYERS:
+        checked = [c.grad.split(" ")[0] for c in CHECKS if c.layer == entry.name]
+        assert checked == list(entry.grads), entry.name
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -1,4 +1,4 @@
-"""Dropout, batch normalisation and layer normalisation."""
+"""Dropout, batch normalisation and layer normalisation: what the catalog's agreement tests do not cover (statistics, modes, errors)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import fastnn.layers as L
 import fastnn.reference as R
 from fastnn.gradient_check import rel_error
 
-from helpers import assert_close, random_array
+from helpers import random_array
 
 DTYPES = [np.float32, np.float64]
 
@@ -27,17 +27,6 @@ def test_dropout_test_mode_is_the_identity():
     out, cache = L.dropout_forward(x, {"p": 0.3, "mode": "test"})
     np.testing.assert_array_equal(out, x)
     np.testing.assert_array_equal(L.dropout_backward(x, cache), x)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_dropout_matches_the_reference_with_a_seed(dtype):
-    rng = np.random.default_rng(1)
-    x, dout = random_array(rng, (6, 9), dtype), random_array(rng, (6, 9), dtype)
-    param = {"p": 0.6, "mode": "train", "seed": 42}
-    out, cache = L.dropout_forward(x, param)
-    ref_out, ref_cache = R.dropout_forward(x, dict(param))
-    assert_close(out, ref_out, dtype, "dropout out")
-    assert_close(L.dropout_backward(dout, cache), R.dropout_backward(dout, ref_cache), dtype, "dropout dx")
 
 
 @pytest.mark.parametrize("param", [{"p": 0, "mode": "train"}, {"p": 1.5, "mode": "train"}, {"p": -0.1, "mode": "test"}, {"mode": "train"}])
@@ -82,32 +71,6 @@ def test_layernorm_statistics(dtype, atol):
     np.testing.assert_allclose(out.std(axis=1), 1, rtol=1e-5)
 
 
-def _norm_case(name, mode, dtype, rng):
-    x = random_array(rng, (8, 5), dtype, scale=2.0)
-    gamma, beta = random_array(rng, 5, dtype), random_array(rng, 5, dtype)
-    param = {"mode": mode, "running_mean": np.full(5, 0.5, dtype), "running_var": np.full(5, 2.0, dtype)}
-    return x, gamma, beta, param
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, mode", [("batchnorm", "train"), ("batchnorm", "test"), ("layernorm", "train")])
-def test_norms_match_the_reference(name, mode, dtype):
-    rng = np.random.default_rng(5)
-    x, gamma, beta, param = _norm_case(name, mode, dtype, rng)
-    ref_param = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in param.items()}
-    out, cache = getattr(L, f"{name}_forward")(x, gamma, beta, param)
-    ref_out, ref_cache = getattr(R, f"{name}_forward")(x, gamma, beta, ref_param)
-    assert_close(out, ref_out, dtype, f"{name} out")
-    dout = random_array(rng, x.shape, dtype)
-    grads, ref_grads = getattr(L, f"{name}_backward")(dout, cache), getattr(R, f"{name}_backward")(dout, ref_cache)
-    assert len(grads) == len(ref_grads) == 3
-    for grad_name, g, rg in zip(("dx", "dgamma", "dbeta"), grads, ref_grads):
-        assert_close(g, rg, dtype, f"{name} {grad_name}")
-    if name == "batchnorm":
-        assert_close(param["running_mean"], ref_param["running_mean"], dtype, "running_mean")
-        assert_close(param["running_var"], ref_param["running_var"], dtype, "running_var")
-
-
 def _batchnorm_backward_staged(dout, x, gamma, eps=1e-5):
     """The course's first derivation: back through mean, centring, variance and scaling."""
     n = x.shape[0]
@@ -134,22 +97,10 @@ def test_batchnorm_closed_form_matches_the_staged_derivation(backward):
             assert rel_error(grad, expected) < 1e-9
 
 
-def test_affine_norm_relu_matches_the_reference():
-    rng = np.random.default_rng(7)
-    x, w, b = rng.standard_normal((6, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)
-    gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
-    for norm in ("batchnorm", "layernorm"):
-        out, cache = L.affine_norm_relu_forward(x, w, b, gamma, beta, {"mode": "train"}, norm)
-        ref_out, ref_cache = R.affine_norm_relu_forward(x, w, b, gamma, beta, {"mode": "train"}, norm)
-        assert_close(out, ref_out, np.float64, norm)
-        dout = rng.standard_normal(out.shape)
-        # db is exactly zero before batchnorm (the batch mean cancels the bias),
-        # so both sides are rounding noise there: compare at the O(1) scale of
-        # the other gradients.
-        for g, rg in zip(L.affine_norm_relu_backward(dout, cache), R.affine_norm_relu_backward(dout, ref_cache)):
-            assert_close(g, rg, np.float64, norm, scale_floor=1.0)
+def test_affine_norm_relu_refuses_an_unknown_norm():
+    x, w, b = np.ones((6, 4)), np.ones((4, 5)), np.ones(5)
     with pytest.raises(ValueError, match="norm"):
-        L.affine_norm_relu_forward(x, w, b, gamma, beta, {"mode": "train"}, "groupnorm")
+        L.affine_norm_relu_forward(x, w, b, np.ones(5), np.zeros(5), {"mode": "train"}, "groupnorm")
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ TOL = {np.float64: 1e-13, np.float32: 2e-6}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("rule", list(O.RULES))
 def test_many_steps_against_the_reference(rule, dtype):
     rng = np.random.default_rng(0)
     w = rng.standard_normal((5, 7)).astype(dtype)

@@ -7,7 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastnn.layers as L
 
-from helpers import check_layer, check_loss
+from helpers import check_layer
 
 dtypes = st.sampled_from([np.float32, np.float64])
 values = st.floats(-100, 100, width=32)
@@ -37,26 +37,26 @@ def scores_and_labels(draw):
 @given(affine_inputs())
 def test_affine_agrees_with_reference(case):
     dtype, inputs = case
-    check_layer("affine", inputs, dtype)
+    check_layer("affine", dtype, inputs=inputs)
 
 
 @given(affine_inputs())
 def test_affine_relu_agrees_with_reference(case):
     dtype, inputs = case
-    check_layer("affine_relu", inputs, dtype)
+    check_layer("affine_relu", dtype, inputs=inputs)
 
 
 @given(dtypes.flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(max_dims=4, max_side=6), elements=values)))
 def test_relu_agrees_with_reference(x):
-    check_layer("relu", [x], x.dtype)
+    check_layer("relu", x.dtype, inputs=[x])
 
 
 @given(scores_and_labels())
 @example((np.float64, np.array([[11.0, 0.0, 0.0, 0.0]]), np.array([0])))
 def test_losses_agree_with_reference(case):
     dtype, x, y = case
-    check_loss("softmax_loss", x, y, dtype)
-    check_loss("svm_loss", x, y, dtype)
+    check_layer("softmax_loss", dtype, inputs=[x], params=[y])
+    check_layer("svm_loss", dtype, inputs=[x], params=[y])
 
 
 @given(scores_and_labels())

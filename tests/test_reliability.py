@@ -221,7 +221,7 @@ def _child_work(queue):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2048, 64))
     y = rng.integers(64, size=2048)
-    from fastnn.trainer import sgd_two_layer
+    from fastnn.fused import sgd_two_layer
 
     params = {"W1": 0.1 * rng.standard_normal((64, 16)), "b1": np.zeros(16), "W2": 0.1 * rng.standard_normal((16, 64)), "b2": np.zeros(64)}
     history = sgd_two_layer(params, x, y, rng.integers(2048, size=(2, 32)), 0.1, x[:300], y[:300])

@@ -5,9 +5,9 @@ import pytest
 
 import fastnn.reference as R
 from fastnn import threads
-from fastnn.data import digits_split
-from fastnn.train import engines, init_two_layer
-from fastnn.trainer import sgd_two_layer
+from fastnn.digits.data import digits_split
+from fastnn.digits.seed import engines, init_two_layer
+from fastnn.fused import sgd_two_layer
 
 STEPS = 20
 

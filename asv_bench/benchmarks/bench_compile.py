@@ -43,7 +43,7 @@ class Startup:
 
 
 TRAINER_FIRST_CALL = (
-    "import numpy as np, fastnn.trainer as T;"
+    "import numpy as np, fastnn.fused as T;"
     "p = {'W1': np.ones((4, 3)), 'b1': np.ones(3), 'W2': np.ones((3, 2)), 'b2': np.ones(2)};"
     "T.sgd_two_layer(p, np.ones((5, 4)), np.zeros(5, int), np.zeros((2, 3), int), 0.1, np.ones((3, 4)), np.zeros(3, int))"
 )

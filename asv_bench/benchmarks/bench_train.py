@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from fastnn.data import digits_split
-from fastnn.train import Recipe, engines, train_two_layer
+from fastnn.digits.data import digits_split
+from fastnn.digits.seed import SeedRecipe, engines, train_two_layer
 
 
 class TrainLoop:
@@ -14,12 +14,12 @@ class TrainLoop:
     def setup(self, engine, dtype):
         self.split = digits_split(seed=0, dtype=np.dtype(dtype))
         self.steps = engines()[engine]
-        train_two_layer(self.steps, self.split, Recipe(iters=2), progress=False)
+        train_two_layer(self.steps, self.split, SeedRecipe(iters=2), progress=False)
 
     def time_2000_steps(self, engine, dtype):
-        train_two_layer(self.steps, self.split, Recipe(iters=2000), progress=False)
+        train_two_layer(self.steps, self.split, SeedRecipe(iters=2000), progress=False)
 
     def track_test_accuracy_2000_steps(self, engine, dtype):
-        return train_two_layer(self.steps, self.split, Recipe(iters=2000), progress=False).accuracy
+        return train_two_layer(self.steps, self.split, SeedRecipe(iters=2000), progress=False).accuracy
 
     track_test_accuracy_2000_steps.unit = "accuracy"

@@ -142,7 +142,7 @@ def sgd_two_layer_steps(
         Set subnormal values of the loss gradient to zero.
     block : int
         config.SOFTMAX_BLOCK_ELEMENTS.
-    g, t : tuples of work buffers (see fastnn.trainer)
+    g, t : tuples of work buffers (see fastnn.fused)
     train_loss : ndarray of float64, shape (S,)
         Written with each step's mean batch loss.
     test_loss : ndarray of float64, shape (S + 1,)

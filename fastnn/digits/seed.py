@@ -2,11 +2,11 @@
 
 One recipe, several engines that compute the same thing:
 
-* ``fused``: :func:`fastnn.trainer.sgd_two_layer`, every step compiled;
+* ``fused``: :func:`fastnn.fused.sgd_two_layer`, every step compiled;
 * ``layers``: the seed's Python loop calling :mod:`fastnn.layers`;
 * ``reference``: the same loop calling the NumPy oracle :mod:`fastnn.reference`;
 * ``torch-autograd`` and ``torch-manual``: the same loop in PyTorch, where
-  it is installed (see :mod:`fastnn.torch_loops`).
+  it is installed (see :mod:`fastnn.digits.torch_loops`).
 
 Every engine starts from the same initial weights and sees the same batches
 (drawn per chunk of ``REPORT_EVERY`` steps from one seeded generator), so
@@ -23,7 +23,7 @@ REPORT_EVERY = 1000
 
 
 @dataclass
-class Recipe:
+class SeedRecipe:
     """Hyper-parameters; the defaults are the seed notebook's."""
 
     iters: int = 50_000
@@ -95,10 +95,10 @@ def _layer_steps(layers):
 
 
 def fused_steps(flush_subnormals=False):
-    """The fused engine: every step compiled (fastnn.trainer.sgd_two_layer)."""
+    """The fused engine: every step compiled (fastnn.fused.sgd_two_layer)."""
 
     def steps(params, split, batches, lr, first_step, eval_every):
-        from fastnn.trainer import sgd_two_layer
+        from fastnn.fused import sgd_two_layer
 
         history = sgd_two_layer(
             params, split.X_train, split.y_train, batches, lr, split.X_test, split.y_test, eval_every,
@@ -151,22 +151,42 @@ def cuda_steps():
     return steps
 
 
-def engines():
-    """Engine name -> function(params, split, batches, lr, first_step, eval_every)."""
-    import fastnn.layers
+def engines(backend="cpu", flush_subnormals=False):
+    """
+    The engines of one backend: name -> function(params, split, batches, lr, first_step, eval_every).
+
+    Inputs:
+    - backend: 'cpu': fused, layers, reference, and torch-autograd and
+      torch-manual where PyTorch is installed; 'cuda': cuda, the CPU
+      reference to compare with, and torch-cuda-autograd and
+      torch-cuda-manual where PyTorch has CUDA
+    - flush_subnormals: The fused engine sets subnormal loss gradients to zero
+
+    Raises ImportError, from fastnn.cuda, for 'cuda' on a machine without a GPU.
+    """
     import fastnn.reference
 
-    table = {
-        "fused": fused_steps(),
-        "layers": _layer_steps(fastnn.layers),
-        "reference": _layer_steps(fastnn.reference),
-    }
+    if backend not in ("cpu", "cuda"):
+        raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
+    reference = _layer_steps(fastnn.reference)
+    if backend == "cuda":
+        table = {"cuda": cuda_steps(), "reference": reference}
+    else:
+        import fastnn.layers
+
+        table = {"fused": fused_steps(flush_subnormals), "layers": _layer_steps(fastnn.layers), "reference": reference}
     try:
-        from fastnn import torch_loops
+        import torch
+
+        from fastnn.digits import torch_loops
     except ImportError:
         return table
-    table["torch-autograd"] = torch_loops.steps(autograd=True)
-    table["torch-manual"] = torch_loops.steps(autograd=False)
+    if backend == "cpu":
+        table["torch-autograd"] = torch_loops.steps(autograd=True)
+        table["torch-manual"] = torch_loops.steps(autograd=False)
+    elif torch.cuda.is_available():
+        table["torch-cuda-autograd"] = torch_loops.steps(autograd=True, device="cuda")
+        table["torch-cuda-manual"] = torch_loops.steps(autograd=False, device="cuda")
     return table
 
 
@@ -180,8 +200,8 @@ def train_two_layer(engine, split, recipe=None, progress=True, desc=None):
 
     Inputs:
     - engine: Name of an engine from engines(), or a step function
-    - split: fastnn.data.Split; its dtype sets the training dtype
-    - recipe: Recipe of hyper-parameters (default: the seed's)
+    - split: fastnn.digits.data.Split; its dtype sets the training dtype
+    - recipe: SeedRecipe of hyper-parameters (default: the seed's)
     - progress: Show a tqdm progress bar
     - desc: Label of the progress bar (default: the engine's name)
 
@@ -191,7 +211,7 @@ def train_two_layer(engine, split, recipe=None, progress=True, desc=None):
     """
     import fastnn.reference
 
-    recipe = recipe or Recipe()
+    recipe = recipe or SeedRecipe()
     steps = engines()[engine] if isinstance(engine, str) else engine
     dtype = split.X_train.dtype
     rng = np.random.default_rng(recipe.seed)

@@ -28,7 +28,7 @@ from fastnn.solver import Solver
 
 
 @dataclass
-class NetRecipe:
+class DefaultRecipe:
     model: str = "fc"
     hidden: tuple = (512, 256)
     optimizer: str = "adam"
@@ -47,7 +47,7 @@ class NetRecipe:
 
 
 @dataclass
-class NetResult:
+class RecipeResult:
     accuracy: float
     seconds: float
     member_accuracies: list = field(default_factory=list)
@@ -80,19 +80,19 @@ def train_recipe(recipe, split, progress=True):
     NumPy's global generator, which dropout draws from (as in cs231n).
 
     Inputs:
-    - recipe: NetRecipe
-    - split: fastnn.data.Split (its dtype is the training dtype)
+    - recipe: DefaultRecipe
+    - split: fastnn.digits.data.Split (its dtype is the training dtype)
     - progress: Show each member's progress bar
 
     Returns:
-    - NetResult(accuracy, seconds, member_accuracies, solvers)
+    - RecipeResult(accuracy, seconds, member_accuracies, solvers)
     """
     dtype = split.X_train.dtype
     scale = dtype.type(16)
     X, X_test = split.X_train / scale, split.X_test / scale
     start = time.perf_counter()
     probabilities = 0.0
-    result = NetResult(0.0, 0.0)
+    result = RecipeResult(0.0, 0.0)
     for member in range(recipe.ensemble):
         seed = recipe.seed * 1000 + member
         rng = np.random.default_rng(seed)

@@ -10,7 +10,7 @@ Numba's CUDA simulator in the tests; its timings mean nothing.
 
 import numpy as np
 
-from fastnn.bench import time_interleaved
+from fastnn.bench.timing import format_columns, time_interleaved
 
 
 def _libraries():
@@ -108,24 +108,23 @@ def run(repeats=7, tiny=False, train_steps=200):
 
 
 def _train_row(libs, steps, tiny):
-    from fastnn.data import Split, digits_split
-    from fastnn.train import Recipe, cuda_steps, train_two_layer
+    from fastnn.digits.data import Split, digits_split
+    from fastnn.digits.seed import SeedRecipe, engines, train_two_layer
 
     if tiny:
         rng = np.random.default_rng(1)
         X, y = rng.standard_normal((30, 8)), rng.integers(3, size=30)
-        split, recipe = Split(X[:20], X[20:], y[:20], y[20:]), Recipe(iters=steps, hidden=5, batch_size=4)
+        split, recipe = Split(X[:20], X[20:], y[:20], y[20:]), SeedRecipe(iters=steps, hidden=5, batch_size=4)
     else:
-        split, recipe = digits_split(seed=0, dtype=np.float32), Recipe(iters=steps)
-    engines = {"fastnn": cuda_steps()}
-    if "torch" in libs:
-        from fastnn import torch_loops
-
-        engines["torch"] = torch_loops.steps(autograd=True, device="cuda")
+        split, recipe = digits_split(seed=0, dtype=np.float32), SeedRecipe(iters=steps)
+    table = engines("cuda")
+    contenders = {"fastnn": table["cuda"]}
+    if "torch" in libs and "torch-cuda-autograd" in table:
+        contenders["torch"] = table["torch-cuda-autograd"]
     times = {}
-    for name, steps_fn in engines.items():
+    for name, steps_fn in contenders.items():
         if not tiny:
-            train_two_layer(steps_fn, split, Recipe(iters=2, hidden=recipe.hidden, batch_size=recipe.batch_size), progress=False)
+            train_two_layer(steps_fn, split, SeedRecipe(iters=2, hidden=recipe.hidden, batch_size=recipe.batch_size), progress=False)
         times[name] = train_two_layer(steps_fn, split, recipe, progress=False).seconds / recipe.iters
     return ("train loop, per step", f"batch {recipe.batch_size} f32", times, 0, "")
 
@@ -140,7 +139,4 @@ def format_table(rows, copy_gbs):
         cells.append(f"{rate:.2f} {unit}" if rate is not None else "-")
         cells.append(f"{100 * rate / copy_gbs:.0f}%" if unit == "GB/s" else "-")
         lines.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(x).ljust(w) for x, w in zip(cells, widths)) for cells in lines]
-    return "\n".join(out)
+    return format_columns(header, lines)

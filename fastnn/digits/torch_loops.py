@@ -48,7 +48,7 @@ def _manual_step(W, xb, yb):
 
 
 def steps(autograd, device="cpu"):
-    """A step function for fastnn.train: the seed's loop, with or without autograd.
+    """A step function for fastnn.digits.seed: the seed's loop, with or without autograd.
 
     On a CUDA device the parameters are copied there at the start of a chunk
     and back at its end; on the CPU they share memory with the NumPy arrays.

@@ -1,0 +1,341 @@
+"""The layer catalog: one entry per layer, read by every test suite and tool.
+
+An entry says how to call the layer (its forward and backward names, the
+same in :mod:`fastnn.layers`, :mod:`fastnn.reference` and, where
+``backends`` has it, :mod:`fastnn.cuda`), how to make inputs for a size,
+which sizes the agreement tests and the benchmarks use, the names of the
+gradients its backward returns, how far gradient-check inputs must keep
+from the layer's kinks, and the tolerances.  From it follow:
+
+* the agreement tests on every backend (``tests/helpers.check_layer``);
+* the float64 numerical gradient checks (:mod:`fastnn.gradcheck`, and so
+  ``fastnn gradcheck``);
+* the ``fastnn bench`` rows and the asv benchmarks (:mod:`fastnn.bench.cpu`).
+
+Adding a layer: its kernels, its functions in ``layers.py`` (and
+``cuda.py``), its reference, and one entry here.
+
+Sizes are whatever the entry's ``make_inputs(rng, size, dtype)`` takes:
+``(x_shape, M)`` for the affine layers, a shape for ReLU and dropout,
+``(N, C)`` for the losses (``(N, C, scale)`` for scores of another
+scale than 3: the gradient checks use 1, where no probability is so close
+to 0 or 1 that centred differences lose their digits), ``(N, D)`` for the normalisations.  It returns
+``(arrays, params)``: the differentiated inputs, then the arguments that
+are not (a param dict, a norm name), which callers copy for every call.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Agreement tolerance per dtype: the largest absolute difference over the
+#: largest magnitude of the reference result (see tests/helpers.py).
+#: Measured worst cases were ~6e-7 in float32 (softmax at C=1000, db at
+#: N=512) and ~2e-15 in float64; the bounds leave a factor of ten or more.
+TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+#: Step of the centred differences for the piecewise-linear layers.  They
+#: are linear between kinks, so the difference has no truncation error and
+#: only rounding error, which shrinks as h grows: far larger than 1e-5 yet
+#: far smaller than KINK_MARGIN.
+LINEAR_STEP = 1e-3
+
+#: Smallest distance of any input, pre-activation or margin from a kink in
+#: a gradient check; a step of LINEAR_STEP moves none of them more than ~0.005.
+KINK_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer (or one mode of a layer) as every test and tool sees it.
+
+    - name: Label in test ids, gradient-check lines and bench rows
+    - forward: Function name; for a loss, the loss itself ``(x, y) -> (loss, dx)``
+    - backward: Function name, or None for a loss
+    - make_inputs: ``(rng, size, dtype) -> (arrays, params)``
+    - grads: Names of the gradients the backward returns, one per array input
+    - sizes: Backend name -> sizes of the agreement tests (the simulator's are small)
+    - gradcheck_size: Size of the float64 gradient check
+    - gradcheck_tolerance: Largest relative error of the gradient check
+    - step: Centred-difference step
+    - kinks: ``(layers, arrays, params) -> array`` of values whose sign flips
+      the layer's derivative; gradient-check inputs keep KINK_MARGIN from 0
+    - zero_grads: Gradients that are exactly 0 in exact arithmetic (a bias
+      that batchnorm cancels), compared on an absolute scale
+    - family: Group of ``fastnn bench --only`` and asv
+    - bench_sizes: Sizes of the bench rows and asv benchmarks (none: not benchmarked)
+    - cost: ``(arrays, backward) -> (flops, bytes)`` of one call, for "% peak"
+    - torch: ``(torch, tensors, backward) -> callable`` doing the same work in
+      PyTorch (None where it has no counterpart); tensors are the arrays,
+      the label arrays, then dout
+    - bench_out: Also bench ``forward(..., out=buffer)``; torch then gets ``out=``
+    - note: Shown by ``fastnn bench`` beside the rows
+    """
+
+    name: str
+    forward: str
+    backward: object
+    make_inputs: object
+    grads: tuple
+    sizes: dict
+    gradcheck_size: object
+    gradcheck_tolerance: float
+    step: float = 1e-5
+    kinks: object = None
+    zero_grads: tuple = ()
+    family: str = ""
+    bench_sizes: tuple = ()
+    cost: object = None
+    torch: object = None
+    bench_out: bool = False
+    note: str = ""
+    tolerance: dict = field(default_factory=lambda: dict(TOLERANCE))
+
+    @property
+    def is_loss(self):
+        return self.backward is None
+
+    @property
+    def backends(self):
+        return tuple(self.sizes)
+
+
+def _normal(rng, shape, dtype, scale=1.0, shift=0.0):
+    return (scale * rng.standard_normal(shape) + shift).astype(dtype)
+
+
+# ----------------------------------------------------------- input makers
+
+
+def _affine(rng, size, dtype):
+    x_shape, m = size
+    d = int(np.prod(x_shape[1:]))
+    return (_normal(rng, x_shape, dtype), _normal(rng, (d, m), dtype), _normal(rng, m, dtype)), ()
+
+
+def _array(rng, shape, dtype):
+    return (_normal(rng, shape, dtype),), ()
+
+
+def _scores(rng, size, dtype):
+    n, c, scale = (*size, 3.0) if len(size) == 2 else size
+    return (_normal(rng, (n, c), dtype, scale=scale),), (rng.integers(c, size=n),)
+
+
+def _dropout(rng, shape, dtype):
+    return (_normal(rng, shape, dtype),), ({"p": 0.6, "mode": "train", "seed": 42},)
+
+
+def _norm(param):
+    def make(rng, size, dtype):
+        n, d = size
+        arrays = (_normal(rng, (n, d), dtype, 2.0, 1.0), _normal(rng, d, dtype, shift=1.0), _normal(rng, d, dtype))
+        if param.get("mode") == "test":
+            running = {"running_mean": _normal(rng, d, dtype), "running_var": (rng.random(d) + 0.5).astype(dtype)}
+            return arrays, ({**param, **running},)
+        return arrays, (dict(param),)
+
+    return make
+
+
+def _norm_relu(norm):
+    def make(rng, size, dtype):
+        (x, w, b), _ = _affine(rng, size, dtype)
+        m = size[1]
+        return (x, w, b, _normal(rng, m, dtype, shift=1.0), _normal(rng, m, dtype)), ({"mode": "train"}, norm)
+
+    return make
+
+
+# ------------------------------------------------------------------ kinks
+
+
+def _relu_kinks(layers, arrays, params):
+    return arrays[0]
+
+
+def _affine_kinks(layers, arrays, params):
+    return layers.affine_forward(*arrays)[0]
+
+
+def _hinge_kinks(layers, arrays, params):
+    (x,), (y,) = arrays, params
+    rows = np.arange(len(x))
+    margins = x - x[rows, y][:, None] + 1
+    margins[rows, y] = 1
+    return margins
+
+
+def _norm_relu_kinks(layers, arrays, params):
+    x, w, b, gamma, beta = arrays
+    norm_param, norm = params
+    a = layers.affine_forward(x, w, b)[0]
+    return getattr(layers, f"{norm}_forward")(a, gamma, beta, dict(norm_param))[0]
+
+
+# ------------------------------------------------------------ bench costs
+
+
+def _gemm_cost(arrays, backward):
+    x, w = arrays[0], arrays[1]
+    flops = 2.0 * x.shape[0] * w.shape[0] * w.shape[1]
+    return (2 * flops if backward else flops), 0.0
+
+
+def _stream_cost(reads, writes):
+    """Bytes of ``reads`` input-sized arrays read and ``writes`` written."""
+
+    def cost(arrays, backward):
+        return 0.0, float((reads + backward) * arrays[0].nbytes + writes * arrays[0].nbytes)
+
+    return cost
+
+
+def _dropout_cost(arrays, backward):
+    """x (or dout) read, out (or dx) written, the one-byte mask written (or read)."""
+    (x,) = arrays
+    return 0.0, float(2 * x.nbytes + x.size)
+
+
+def _loss_cost(arrays, backward):
+    (x,) = arrays
+    return 0.0, float(2 * x.nbytes + x.shape[0] * np.dtype(np.intp).itemsize)
+
+
+# ---------------------------------------------------- PyTorch equivalents
+
+
+def _torch_affine(torch, t, backward):
+    x, w, b, dout = t
+    if backward:
+        return lambda: (dout @ w.T, x.T @ dout, dout.sum(0))
+    return lambda: torch.addmm(b, x, w)
+
+
+def _torch_affine_relu(torch, t, backward):
+    x, w, b, dout = t
+    return None if backward else (lambda: torch.relu(torch.addmm(b, x, w)))
+
+
+def _torch_relu(torch, t, backward, out=None):
+    x, dout = t
+    if backward:
+        return lambda: dout * (x >= 0)
+    return (lambda: torch.relu(x)) if out is None else (lambda: torch.clamp(x, min=0, out=out))
+
+
+def _torch_loss(name):
+    def make(torch, t, backward):
+        x, y = t
+        loss_fn = getattr(torch.nn.functional, name)
+
+        def run():
+            leaf = x.detach().requires_grad_()
+            loss_fn(leaf, y).backward()
+            return leaf.grad
+
+        return run
+
+    return make
+
+
+# ---------------------------------------------------------------- entries
+
+_AFFINE_SIZES = (
+    ((1, 5), 3),  # N = 1
+    ((7, 13), 1),  # M = 1
+    ((3, 1), 2),  # D = 1
+    ((2, 4, 5, 6), 3),  # k = 3 trailing dims, the seed's test shape
+    ((10, 2, 3), 5),  # k = 2
+    ((33, 17), 29),  # odd sizes
+    ((100, 64), 100),  # the seed's hidden layer
+    ((700, 120), 130),  # large enough for the parallel epilogues
+)
+_AFFINE_GPU_SIZES = (((1, 5), 3), ((7, 2, 3), 5), ((19, 9), 21), ((3, 1), 1))
+_AFFINE_BENCH = (((100, 64), 100), ((512, 3072), 1024))
+_LOSS_SIZES = ((1, 2), (1, 1), (5, 1), (7, 3), (100, 10), (33, 1000), (4096, 1000), (65536, 10))
+# C = 5 and 40: a warp per row; 100: a block per row, read once; 150: beyond
+# the registers, so the row is read again (with the simulator's shapes).
+_LOSS_GPU_SIZES = ((1, 1), (3, 5), (5, 40), (3, 100), (2, 150))
+_LOSS_BENCH = ((4096, 1000), (65536, 100), (100, 10))
+_NORM_SIZES = ((8, 5), (1, 3), (64, 33))
+_NORM_BENCH = ((4096, 1024),)
+_NORM_GRADS = ("dx", "dgamma", "dbeta")
+# N = 16: at N = 8 rounding in the centred differences of the smallest dx
+# entries reached 1.1e-7 relative for one seed in twelve; at 16 the worst
+# over seeds 0-11 (fastnn and the reference) was 5.3e-8, under the 1e-7 bound.
+_NORM_CHECK = (16, 5)
+
+LAYERS = (
+    Layer("affine", "affine_forward", "affine_backward", _affine, ("dx", "dw", "db"),
+          {"cpu": _AFFINE_SIZES, "cuda": _AFFINE_GPU_SIZES}, ((10, 2, 3), 5), 1e-8, step=LINEAR_STEP,
+          family="affine", bench_sizes=_AFFINE_BENCH, cost=_gemm_cost, torch=_torch_affine),
+    Layer("relu", "relu_forward", "relu_backward", _array, ("dx",),
+          {"cpu": ((), (1,), (7,), (3, 4), (2, 3, 5, 7), (1000,), (300_001,), (0, 4)), "cuda": ((), (7,), (3, 4, 5), (0, 3))},
+          (10, 10), 1e-8, step=LINEAR_STEP, kinks=_relu_kinks, family="relu", bench_sizes=((10**3,), (10**7,)),
+          cost=_stream_cost(1, 1), torch=_torch_relu, bench_out=True),
+    Layer("affine_relu", "affine_relu_forward", "affine_relu_backward", _affine, ("dx", "dw", "db"),
+          {"cpu": _AFFINE_SIZES, "cuda": _AFFINE_GPU_SIZES}, ((10, 2, 3), 5), 1e-8, step=LINEAR_STEP,
+          kinks=_affine_kinks, family="affine", bench_sizes=_AFFINE_BENCH, cost=_gemm_cost, torch=_torch_affine_relu,
+          note="reference: affine_forward then relu_forward"),
+    Layer("softmax_loss", "softmax_loss", None, _scores, ("dx",), {"cpu": _LOSS_SIZES, "cuda": _LOSS_GPU_SIZES},
+          (10, 6, 1.0), 1e-7, family="loss", bench_sizes=_LOSS_BENCH, cost=_loss_cost, torch=_torch_loss("cross_entropy")),
+    Layer("svm_loss", "svm_loss", None, _scores, ("dx",), {"cpu": _LOSS_SIZES, "cuda": _LOSS_GPU_SIZES},
+          (10, 6, 1.0), 1e-7, kinks=_hinge_kinks, family="loss", bench_sizes=_LOSS_BENCH, cost=_loss_cost,
+          torch=_torch_loss("multi_margin_loss")),
+    Layer("dropout", "dropout_forward", "dropout_backward", _dropout, ("dx",), {"cpu": ((6, 9), (3,), (50, 40))},
+          (10, 10), 1e-9, family="norm", bench_sizes=_NORM_BENCH, cost=_dropout_cost,
+          note="both include drawing the seeded uniforms"),
+    Layer("batchnorm", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "train"}), _NORM_GRADS,
+          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_stream_cost(1, 1)),
+    Layer("batchnorm (test mode)", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "test"}), _NORM_GRADS,
+          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm"),
+    Layer("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt", _norm({"mode": "train"}), _NORM_GRADS,
+          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm"),
+    Layer("layernorm", "layernorm_forward", "layernorm_backward", _norm({}), _NORM_GRADS,
+          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_stream_cost(1, 1)),
+    # The sandwich composes three layers: the truncation error of its centred
+    # difference reached 1.1e-7 relative on small entries of dx (the NumPy
+    # reference likewise), so its gradient check gets ten times a norm's.
+    Layer("affine_batchnorm_relu", "affine_norm_relu_forward", "affine_norm_relu_backward", _norm_relu("batchnorm"),
+          ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7))}, ((10, 2, 3), 5), 1e-6,
+          kinks=_norm_relu_kinks, zero_grads=("db",), family="norm"),
+    Layer("affine_layernorm_relu", "affine_norm_relu_forward", "affine_norm_relu_backward", _norm_relu("layernorm"),
+          ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7))}, ((10, 2, 3), 5), 1e-6,
+          kinks=_norm_relu_kinks, family="norm"),
+)
+
+BY_NAME = {layer.name: layer for layer in LAYERS}
+
+#: The groups of ``fastnn bench --only`` that come from the catalog.
+FAMILIES = tuple(dict.fromkeys(layer.family for layer in LAYERS if layer.bench_sizes))
+
+
+def get(name):
+    """The catalog entry called ``name``; KeyError names the known ones."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no layer {name!r} in fastnn.catalog; known: {', '.join(BY_NAME)}") from None
+
+
+def on_backend(backend):
+    """The entries a backend ("cpu" or "cuda") implements."""
+    return tuple(layer for layer in LAYERS if backend in layer.sizes)
+
+
+def copy_params(params):
+    """Fresh copies of non-differentiated arguments: dicts (and their arrays) are copied, others passed as they are."""
+    return tuple(
+        {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()} if isinstance(p, dict) else p
+        for p in params
+    )
+
+
+def size_label(size):
+    """How a size reads in a bench row: 1e+07, (4096, 1000), (100, 64, 100)."""
+    if isinstance(size, tuple) and len(size) == 1 and isinstance(size[0], int):
+        return f"{size[0]:.0e}"
+    if isinstance(size, tuple) and len(size) == 2 and isinstance(size[0], tuple):
+        return str((*size[0], size[1]))
+    return str(size)

@@ -1,0 +1,9 @@
+"""The digits training job behind ``fastnn train``, on scikit-learn's bundled 8x8 digits.
+
+| module | what |
+|---|---|
+| ``data.py`` | the 70/30 split, nothing downloaded |
+| ``seed.py`` | the seed notebook's experiment (:class:`SeedRecipe`) and its single ``engines(backend)`` table |
+| ``recipe.py`` | the default recipe (:class:`DefaultRecipe`): an ensemble of batchnorm nets trained by the Solver |
+| ``torch_loops.py`` | the seed's loop in PyTorch, for comparisons |
+"""
