@@ -15,7 +15,8 @@ import numpy as np
 
 from fastnn.kernels.cuda import SIMULATOR, elementwise, gemm, launch, losses, reductions
 from fastnn.validation import (
-    SUPPORTED_FLOATS,
+    as_float_arrays,
+    as_labels,
     check_affine_grad,
     check_affine_params,
     check_scores,
@@ -133,45 +134,29 @@ def _contiguous(name, a):
     return launch.contiguous(a)
 
 
-def _as_device_floats(names, *values):
-    """Device arrays of one float dtype, C-contiguous (the CPU API's rules)."""
-    arrays = [_as_device(name, v) for name, v in zip(names, values)]
-    dtypes = []
-    for name, a in zip(names, arrays):
-        if a.dtype.kind in "biu":
-            dtypes.append(np.dtype(np.float64))
-        elif a.dtype in SUPPORTED_FLOATS:
-            dtypes.append(a.dtype)
-        else:
-            raise TypeError(
-                f"{name}: expected a float32 or float64 array (integer arrays are treated as float64), got dtype {a.dtype}"
-            )
-    dtype = np.result_type(*dtypes)
-    out = []
-    for name, a in zip(names, arrays):
+class _DeviceArrays:
+    """The device side of fastnn.validation's converters (see HostArrays there)."""
+
+    as_array = staticmethod(_as_device)
+
+    @staticmethod
+    def convert(name, a, dtype):
         a = _contiguous(name, a)
-        if a.dtype != dtype:
-            a = launch.cast(a.reshape(a.size), dtype).reshape(a.shape)
-        out.append(a)
-    return out
+        return a if a.dtype == dtype else launch.cast(a.reshape(a.size), dtype).reshape(a.shape)
+
+    @staticmethod
+    def labels(y):
+        y = _contiguous("y", y)
+        return y if y.dtype == np.int64 else launch.cast(y, np.int64)
+
+    value_range = staticmethod(launch.label_range)
+
+    @staticmethod
+    def to_host(a):
+        return a.copy_to_host()
 
 
-def _as_device_labels(y, num_rows, num_classes):
-    y = _as_device("y", y)
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"y: expected integer class labels, got dtype {y.dtype}")
-    check_shape("y", y, (num_rows,), "one label per row of x")
-    y = _contiguous("y", y)
-    if y.dtype != np.int64:
-        y = launch.cast(y, np.int64)
-    low, high = launch.label_range(y)
-    if low < 0 or high >= num_classes:
-        bad = low if low < 0 else high
-        index = int(np.flatnonzero(y.copy_to_host() == bad)[0])
-        raise ValueError(
-            f"y: expected labels in [0, {num_classes}) for x with {num_classes} classes, got y[{index}] = {bad}"
-        )
-    return y
+DEVICE = _DeviceArrays()
 
 
 def affine_forward(x, w, b):
@@ -187,7 +172,7 @@ def affine_forward(x, w, b):
     - out: Device array of shape (N, M)
     - cache: (x, w, b)
     """
-    x, w, b = _as_device_floats(("x", "w", "b"), x, w, b)
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b, arrays=DEVICE)
     x2 = check_affine_params(x, w, b)
     return gemm.gemm(x2, w, bias=b), (x, w, b)
 
@@ -206,7 +191,7 @@ def affine_backward(dout, cache):
     - db: Device array of shape (M,)
     """
     x, w, b = unpack_cache(cache, ("x", "w", "b"), "affine_forward")
-    dout, x, w, b = _as_device_floats(("dout", "x", "w", "b"), dout, x, w, b)
+    dout, x, w, b = as_float_arrays(("dout", "x", "w", "b"), dout, x, w, b, arrays=DEVICE)
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
     dx = gemm.gemm(dout, w, trans_b=True)
@@ -225,7 +210,7 @@ def relu_forward(x):
     - out: Device array max(x, 0), of x's shape
     - cache: x
     """
-    (x,) = _as_device_floats(("x",), x)
+    (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
     out = launch.cuda.device_array(x.shape, x.dtype)
     if x.size:
         elementwise.relu_forward(x.reshape(x.size), out.reshape(x.size))
@@ -243,7 +228,7 @@ def relu_backward(dout, cache):
     Returns:
     - dx: Device array of dout's shape
     """
-    dout, x = _as_device_floats(("dout", "cache"), dout, cache)
+    dout, x = as_float_arrays(("dout", "cache"), dout, cache, arrays=DEVICE)
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
     dx = launch.cuda.device_array(x.shape, x.dtype)
     if x.size:
@@ -264,7 +249,7 @@ def affine_relu_forward(x, w, b):
     - out: Device array of shape (N, M)
     - cache: ((x, w, b), a) with a the pre-activation, of shape (N, M)
     """
-    x, w, b = _as_device_floats(("x", "w", "b"), x, w, b)
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b, arrays=DEVICE)
     x2 = check_affine_params(x, w, b)
     a, out = gemm.gemm(x2, w, bias=b, relu=True)
     return out, ((x, w, b), a)
@@ -285,7 +270,7 @@ def affine_relu_backward(dout, cache):
     """
     fc_cache, a = unpack_cache(cache, ("fc_cache", "relu_cache"), "affine_relu_forward")
     x, w, b = unpack_cache(fc_cache, ("x", "w", "b"), "affine_relu_forward")
-    dout, a, x, w, b = _as_device_floats(("dout", "relu_cache", "x", "w", "b"), dout, a, x, w, b)
+    dout, a, x, w, b = as_float_arrays(("dout", "relu_cache", "x", "w", "b"), dout, a, x, w, b, arrays=DEVICE)
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
     check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
@@ -296,9 +281,9 @@ def affine_relu_backward(dout, cache):
 
 
 def _loss(kernel, x, y):
-    (x,) = _as_device_floats(("x",), x)
+    (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
     check_scores(x)
-    y = _as_device_labels(y, *x.shape)
+    y = as_labels(y, *x.shape, arrays=DEVICE)
     loss, dx = kernel(x, y)
     return np.float64(loss), dx
 

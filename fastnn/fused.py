@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.validation import as_labels, check_ndim, check_shape
+from fastnn.validation import HostArrays, as_labels, check_ndim, check_shape
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -63,7 +63,7 @@ def _check_inputs(name, X, y, W1, num_classes):
     X = np.ascontiguousarray(X, dtype=W1.dtype)
     check_ndim(name, X, 2, f"(N, {W1.shape[0]})")
     check_shape(name, X, (X.shape[0], W1.shape[0]), "one row of D features per example")
-    return X, as_labels(y, X.shape[0], num_classes, value_range=label_range) if len(X) else np.zeros(0, np.intp)
+    return X, as_labels(y, X.shape[0], num_classes, arrays=HostArrays(value_range=label_range)) if len(X) else np.zeros(0, np.intp)
 
 
 def _split_point(batch, d, h, c, n_test):

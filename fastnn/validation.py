@@ -23,6 +23,41 @@ def _as_array(name, value):
         raise TypeError(f"{name}: expected an array-like of numbers, got {type(value).__name__}") from exc
 
 
+def _min_max(y):
+    return y.min(), y.max()
+
+
+class HostArrays:
+    """How the converters below reach NumPy arrays; :mod:`fastnn.cuda` has the device twin.
+
+    - as_array(name, value): the value as an array of this backend, or TypeError naming it
+    - convert(name, array, dtype): a C-contiguous array of ``dtype`` (the array itself when it is one)
+    - labels(array): a C-contiguous integer array of the kernels' label dtype
+    - value_range(labels): (min, max) of a non-empty label array
+    - to_host(array): a NumPy view or copy, for error messages
+    """
+
+    as_array = staticmethod(_as_array)
+    to_host = staticmethod(np.asarray)
+
+    def __init__(self, value_range=_min_max):
+        # value_range may be a compiled one-pass kernel; NumPy's two
+        # reductions cost about 2 us on small batches.
+        self.value_range = value_range
+
+    @staticmethod
+    def convert(name, array, dtype):
+        # np.asarray rather than np.ascontiguousarray, which turns 0-d into 1-d.
+        return np.asarray(array, dtype=dtype, order="C")
+
+    @staticmethod
+    def labels(y):
+        return np.ascontiguousarray(y, dtype=np.intp)
+
+
+HOST = HostArrays()
+
+
 def _float_dtype(name, array):
     kind = array.dtype.kind
     if kind in "biu":
@@ -48,27 +83,52 @@ def _ready(values):
     return True
 
 
-def as_float_arrays(names, *values):
+def as_float_arrays(names, *values, arrays=HOST):
     """Convert the inputs to C-contiguous arrays of one float dtype.
 
     float32 stays float32 and float64 stays float64; integer and boolean
     arrays count as float64, and mixed inputs are promoted to float64.
-    Inputs that already qualify are returned as they are, at the cost of a
-    few attribute checks (this path runs on every layer call).
+    Host inputs that already qualify are returned as they are, at the cost
+    of a few attribute checks (this path runs on every layer call).
 
     Inputs:
     - names: Tuple of the argument names, used in error messages
     - values: The arguments, one per name
+    - arrays: HOST, or the device adapter of fastnn.cuda
 
     Returns the converted arrays in the order they were given.
     """
-    if _ready(values):
+    if arrays is HOST and _ready(values):
         return values
-    arrays = {name: _as_array(name, value) for name, value in zip(names, values)}
-    dtypes = [_float_dtype(name, a) for name, a in arrays.items()]
-    dtype = np.result_type(*dtypes)
-    # np.asarray rather than np.ascontiguousarray, which turns 0-d into 1-d.
-    return tuple(np.asarray(a, dtype=dtype, order="C") for a in arrays.values())
+    found = [arrays.as_array(name, value) for name, value in zip(names, values)]
+    dtype = np.result_type(*[_float_dtype(name, a) for name, a in zip(names, found)])
+    return tuple(arrays.convert(name, a, dtype) for name, a in zip(names, found))
+
+
+def as_labels(y, num_rows, num_classes, arrays=HOST):
+    """Return ``y`` as a contiguous integer vector of labels in ``[0, num_classes)``.
+
+    Inputs:
+    - y: Integer class labels, of shape (num_rows,)
+    - num_rows, num_classes: The shape (N, C) of the scores they label
+    - arrays: HOST (or a HostArrays with a compiled value_range), or the
+      device adapter of fastnn.cuda
+    """
+    y = arrays.as_array("y", y)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y: expected integer class labels, got dtype {y.dtype}")
+    check_shape("y", y, (num_rows,), "one label per row of x")
+    y = arrays.labels(y)
+    if num_rows:
+        low, high = arrays.value_range(y)
+        if low < 0 or high >= num_classes:
+            bad = low if low < 0 else high
+            index = int(np.flatnonzero(arrays.to_host(y) == bad)[0])
+            raise ValueError(
+                f"y: expected labels in [0, {num_classes}) for x with {num_classes} classes, "
+                f"got y[{index}] = {bad}"
+            )
+    return y
 
 
 def check_shape(name, array, expected, meaning=""):
@@ -100,33 +160,6 @@ def check_scores(x):
     check_ndim("x", x, 2, "(N, C)")
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x: expected at least one row and one class, got shape {x.shape}")
-
-
-def _min_max(y):
-    return y.min(), y.max()
-
-
-def as_labels(y, num_rows, num_classes, value_range=_min_max):
-    """Return ``y`` as a contiguous ``intp`` vector of labels in ``[0, num_classes)``.
-
-    ``value_range(y) -> (min, max)`` may be a compiled one-pass kernel; the
-    default, NumPy's two reductions, costs about 2 us on small batches.
-    """
-    y = _as_array("y", y)
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"y: expected integer class labels, got dtype {y.dtype}")
-    check_shape("y", y, (num_rows,), "one label per row of x")
-    y = np.ascontiguousarray(y, dtype=np.intp)
-    if num_rows:
-        low, high = value_range(y)
-        if low < 0 or high >= num_classes:
-            bad = low if low < 0 else high
-            index = int(np.flatnonzero(y == bad)[0])
-            raise ValueError(
-                f"y: expected labels in [0, {num_classes}) for x with {num_classes} classes, "
-                f"got y[{index}] = {bad}"
-            )
-    return y
 
 
 def unpack_cache(cache, names, layer):
