@@ -63,7 +63,8 @@ class Layer:
     - zero_grads: Gradients that are exactly 0 in exact arithmetic (a bias
       that batchnorm cancels), compared on an absolute scale
     - family: Group of ``fastnn bench --only`` and asv
-    - bench_sizes: Sizes of the bench rows and asv benchmarks (none: not benchmarked)
+    - bench_sizes: Backend name -> sizes of its bench rows (and, on the CPU,
+      asv benchmarks); an entry without them is not benchmarked
     - cost: ``(arrays, backward) -> (flops, bytes)`` of one call, for "% peak"
     - torch: ``(torch, tensors, backward) -> callable`` doing the same work in
       PyTorch (None where it has no counterpart); tensors are the arrays,
@@ -84,7 +85,7 @@ class Layer:
     kinks: object = None
     zero_grads: tuple = ()
     family: str = ""
-    bench_sizes: tuple = ()
+    bench_sizes: dict = field(default_factory=dict)
     cost: object = None
     torch: object = None
     bench_out: bool = False
@@ -252,14 +253,14 @@ _AFFINE_SIZES = (
     ((700, 120), 130),  # large enough for the parallel epilogues
 )
 _AFFINE_GPU_SIZES = (((1, 5), 3), ((7, 2, 3), 5), ((19, 9), 21), ((3, 1), 1))
-_AFFINE_BENCH = (((100, 64), 100), ((512, 3072), 1024))
+_AFFINE_BENCH = {"cpu": (((100, 64), 100), ((512, 3072), 1024)), "cuda": (((4096, 4096), 4096),)}
 _LOSS_SIZES = ((1, 2), (1, 1), (5, 1), (7, 3), (100, 10), (33, 1000), (4096, 1000), (65536, 10))
 # C = 5 and 40: a warp per row; 100: a block per row, read once; 150: beyond
 # the registers, so the row is read again (with the simulator's shapes).
 _LOSS_GPU_SIZES = ((1, 1), (3, 5), (5, 40), (3, 100), (2, 150))
-_LOSS_BENCH = ((4096, 1000), (65536, 100), (100, 10))
+_LOSS_BENCH = {"cpu": ((4096, 1000), (65536, 100), (100, 10)), "cuda": ((65536, 1000), (65536, 10))}
 _NORM_SIZES = ((8, 5), (1, 3), (64, 33))
-_NORM_BENCH = ((4096, 1024),)
+_NORM_BENCH = {"cpu": ((4096, 1024),)}
 _NORM_GRADS = ("dx", "dgamma", "dbeta")
 # N = 16: at N = 8 rounding in the centred differences of the smallest dx
 # entries reached 1.1e-7 relative for one seed in twelve; at 16 the worst
@@ -271,12 +272,12 @@ LAYERS = (
           {"cpu": _AFFINE_SIZES, "cuda": _AFFINE_GPU_SIZES}, ((10, 2, 3), 5), 1e-8, step=LINEAR_STEP,
           family="affine", bench_sizes=_AFFINE_BENCH, cost=_gemm_cost, torch=_torch_affine),
     Layer("relu", "relu_forward", "relu_backward", _array, ("dx",),
-          {"cpu": ((), (1,), (7,), (3, 4), (2, 3, 5, 7), (1000,), (300_001,), (0, 4)), "cuda": ((), (7,), (3, 4, 5), (0, 3))},
-          (10, 10), 1e-8, step=LINEAR_STEP, kinks=_relu_kinks, family="relu", bench_sizes=((10**3,), (10**7,)),
+          {"cpu": ((), (1,), (7,), (3, 4), (2, 3, 5, 7), (1000,), (300_001,), (0, 4)), "cuda": ((), (0, 3), (7,), (3, 4, 5))},
+          (10, 10), 1e-8, step=LINEAR_STEP, kinks=_relu_kinks, family="relu", bench_sizes={"cpu": ((10**3,), (10**7,)), "cuda": ((1 << 26,),)},
           cost=_stream_cost(1, 1), torch=_torch_relu, bench_out=True),
     Layer("affine_relu", "affine_relu_forward", "affine_relu_backward", _affine, ("dx", "dw", "db"),
           {"cpu": _AFFINE_SIZES, "cuda": _AFFINE_GPU_SIZES}, ((10, 2, 3), 5), 1e-8, step=LINEAR_STEP,
-          kinks=_affine_kinks, family="affine", bench_sizes=_AFFINE_BENCH, cost=_gemm_cost, torch=_torch_affine_relu,
+          kinks=_affine_kinks, family="affine", bench_sizes={"cpu": _AFFINE_BENCH["cpu"]}, cost=_gemm_cost, torch=_torch_affine_relu,
           note="reference: affine_forward then relu_forward"),
     Layer("softmax_loss", "softmax_loss", None, _scores, ("dx",), {"cpu": _LOSS_SIZES, "cuda": _LOSS_GPU_SIZES},
           (10, 6, 1.0), 1e-7, family="loss", bench_sizes=_LOSS_BENCH, cost=_loss_cost, torch=_torch_loss("cross_entropy")),
@@ -308,7 +309,7 @@ LAYERS = (
 BY_NAME = {layer.name: layer for layer in LAYERS}
 
 #: The groups of ``fastnn bench --only`` that come from the catalog.
-FAMILIES = tuple(dict.fromkeys(layer.family for layer in LAYERS if layer.bench_sizes))
+FAMILIES = tuple(dict.fromkeys(layer.family for layer in LAYERS if layer.bench_sizes.get("cpu")))
 
 
 def get(name):
@@ -322,6 +323,12 @@ def get(name):
 def on_backend(backend):
     """The entries a backend ("cpu" or "cuda") implements."""
     return tuple(layer for layer in LAYERS if backend in layer.sizes)
+
+
+def function_names(backend):
+    """The layer functions a backend's module exports, in catalog order: its ``__all__``."""
+    names = [name for layer in on_backend(backend) for name in (layer.forward, layer.backward) if name]
+    return list(dict.fromkeys(names))
 
 
 def copy_params(params):

@@ -13,6 +13,7 @@ before numba is imported to run on Numba's simulator instead).
 
 import numpy as np
 
+from fastnn import catalog
 from fastnn.kernels.cuda import SIMULATOR, elementwise, gemm, launch, losses, reductions
 from fastnn.validation import (
     as_float_arrays,
@@ -33,14 +34,7 @@ __all__ = [
     "sgd_update",
     "synchronize",
     "device_name",
-    "affine_forward",
-    "affine_backward",
-    "relu_forward",
-    "relu_backward",
-    "affine_relu_forward",
-    "affine_relu_backward",
-    "softmax_loss",
-    "svm_loss",
+    *catalog.function_names("cuda"),
 ]
 
 def to_device(a):
@@ -307,13 +301,7 @@ def svm_loss(x, y):
     """
     Multiclass hinge loss (margin 1) and gradient on the GPU.
 
-    Inputs:
-    - x: Device array of scores, of shape (N, C)
-    - y: Device array of integer labels, of shape (N,), in [0, C)
-
-    Returns a tuple of:
-    - loss: np.float64, the loss averaged over N
-    - dx: Device array of shape (N, C)
+    Inputs and returns: as :func:`softmax_loss`.
     """
     return _loss(losses.svm_loss, x, y)
 

@@ -153,8 +153,9 @@ def sgd_two_layer(
     steps_kernel = sgd_two_layer_steps if threads.parallel_allowed() else sgd_two_layer_steps_serial
     with threadpool_limits(1, user_api="blas"):
         steps_kernel(
-            X, y, batches, W1, b1, W2, b2, dtype.type(lr), X_test, y_test, split, eval_mask,
-            bool(flush_subnormals), config.SOFTMAX_BLOCK_ELEMENTS, g, t, train_loss, test_loss, test_correct,
+            (X, y, batches, X_test, y_test), (W1, b1, W2, b2),
+            (dtype.type(lr), split, bool(flush_subnormals), config.SOFTMAX_BLOCK_ELEMENTS),
+            eval_mask, g, t, (train_loss, test_loss, test_correct),
         )
     accuracy = np.where(eval_mask, test_correct / max(n_test, 1), np.nan)
     return History(train_loss, test_loss[1:], accuracy[1:])

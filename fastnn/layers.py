@@ -11,6 +11,7 @@ import numpy as np
 
 from fastnn.kernels.cpu import affine, elementwise, losses
 from fastnn.kernels.cpu import norm as normalization
+from fastnn import catalog
 from fastnn.rng import dropout_uniforms, reseed
 from fastnn.validation import (
     HostArrays,
@@ -29,25 +30,7 @@ from fastnn.validation import (
     unpack_cache,
 )
 
-__all__ = [
-    "affine_forward",
-    "affine_backward",
-    "relu_forward",
-    "relu_backward",
-    "affine_relu_forward",
-    "affine_relu_backward",
-    "softmax_loss",
-    "svm_loss",
-    "dropout_forward",
-    "dropout_backward",
-    "batchnorm_forward",
-    "batchnorm_backward",
-    "batchnorm_backward_alt",
-    "layernorm_forward",
-    "layernorm_backward",
-    "affine_norm_relu_forward",
-    "affine_norm_relu_backward",
-]
+__all__ = catalog.function_names("cpu")
 
 
 def affine_forward(x, w, b):
@@ -239,14 +222,7 @@ def svm_loss(x, y):
     """
     Computes the loss and gradient for a multiclass SVM (hinge loss, margin 1).
 
-    Inputs:
-    - x: Scores, of shape (N, C) where x[i, j] is the score of class j
-      for example i
-    - y: Integer labels, of shape (N,) with 0 <= y[i] < C
-
-    Returns a tuple of:
-    - loss: np.float64, the loss averaged over N
-    - dx: Gradient of the loss with respect to x, of shape (N, C)
+    Inputs and returns: as :func:`softmax_loss`.
     """
     return _loss(losses.svm_loss, x, y)
 

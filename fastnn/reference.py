@@ -14,35 +14,13 @@ def _rows(x):
 
 
 def affine_forward(x, w, b):
-    """
-    Computes the forward pass for an affine (fully connected) layer.
-
-    Inputs:
-    - x: Input data, of shape (N, d_1, ..., d_k)
-    - w: Weights, of shape (D, M) where D = d_1 * ... * d_k
-    - b: Biases, of shape (M,)
-
-    Returns a tuple of:
-    - out: Output, of shape (N, M)
-    - cache: (x, w, b)
-    """
+    """The oracle of :func:`fastnn.layers.affine_forward`: same inputs, returns and cache."""
     out = _rows(x).dot(w) + b
     return out, (x, w, b)
 
 
 def affine_backward(dout, cache):
-    """
-    Computes the backward pass for an affine layer.
-
-    Inputs:
-    - dout: Upstream derivative, of shape (N, M)
-    - cache: (x, w, b) as returned by affine_forward
-
-    Returns a tuple of:
-    - dx: Gradient with respect to x, of shape (N, d_1, ..., d_k)
-    - dw: Gradient with respect to w, of shape (D, M)
-    - db: Gradient with respect to b, of shape (M,)
-    """
+    """The oracle of :func:`fastnn.layers.affine_backward`: same inputs, returns and cache."""
     x, w, _ = cache
     x2 = _rows(x)
     dx = dout.dot(w.T).reshape(x.shape)
@@ -52,87 +30,39 @@ def affine_backward(dout, cache):
 
 
 def relu_forward(x):
-    """
-    Computes the forward pass for a layer of rectified linear units.
-
-    Inputs:
-    - x: Inputs, of any shape
-
-    Returns a tuple of:
-    - out: max(x, 0), of the same shape as x (NaN stays NaN)
-    - cache: x
-    """
+    """The oracle of :func:`fastnn.layers.relu_forward`: same inputs, returns and cache."""
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
     """
-    Computes the backward pass for a layer of rectified linear units.
+    The oracle of :func:`fastnn.layers.relu_backward`: same inputs, returns and cache.
 
     As in the seed notebook, the gradient passes where x >= 0, so an input
     of exactly zero lets the gradient through.
-
-    Inputs:
-    - dout: Upstream derivatives, of any shape
-    - cache: Input x, of the same shape as dout
-
-    Returns:
-    - dx: Gradient with respect to x, of the same shape as dout
     """
     return dout * (cache >= 0)
 
 
 def affine_relu_forward(x, w, b):
-    """
-    Affine transform followed by a ReLU.
-
-    Inputs:
-    - x: Input data, of shape (N, d_1, ..., d_k)
-    - w: Weights, of shape (D, M)
-    - b: Biases, of shape (M,)
-
-    Returns a tuple of:
-    - out: Output of the ReLU, of shape (N, M)
-    - cache: (fc_cache, relu_cache) = ((x, w, b), a) where a, of shape
-      (N, M), is the affine output before the ReLU
-    """
+    """The oracle of :func:`fastnn.layers.affine_relu_forward`: same inputs, returns and cache."""
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
     return out, (fc_cache, relu_cache)
 
 
 def affine_relu_backward(dout, cache):
-    """
-    Backward pass for the affine-ReLU convenience layer.
-
-    Inputs:
-    - dout: Upstream derivative, of shape (N, M)
-    - cache: (fc_cache, relu_cache) as returned by affine_relu_forward
-
-    Returns a tuple of:
-    - dx: Gradient with respect to x, of shape (N, d_1, ..., d_k)
-    - dw: Gradient with respect to w, of shape (D, M)
-    - db: Gradient with respect to b, of shape (M,)
-    """
+    """The oracle of :func:`fastnn.layers.affine_relu_backward`: same inputs, returns and cache."""
     fc_cache, relu_cache = cache
     return affine_backward(relu_backward(dout, relu_cache), fc_cache)
 
 
 def softmax_loss(x, y):
     """
-    Computes the loss and gradient for softmax classification.
+    The oracle of :func:`fastnn.layers.softmax_loss`: same inputs, returns and cache.
 
-    Uses the stable form L_i = -f_{y_i} + log sum_j exp f_j with the row
-    maximum subtracted first, so no epsilon is needed inside the log.
-
-    Inputs:
-    - x: Scores, of shape (N, C) where x[i, j] is the score of class j
-      for example i
-    - y: Labels, of shape (N,) with 0 <= y[i] < C
-
-    Returns a tuple of:
-    - loss: np.float64, the loss averaged over N
-    - dx: Gradient of the loss with respect to x, of shape (N, C)
+    The stable form L_i = -f_{y_i} + log sum_j exp f_j, with the row maximum
+    subtracted first, so no epsilon is needed inside the log.
     """
     n = x.shape[0]
     rows = np.arange(n)
@@ -147,18 +77,7 @@ def softmax_loss(x, y):
 
 
 def svm_loss(x, y):
-    """
-    Computes the loss and gradient for a multiclass SVM (hinge loss, margin 1).
-
-    Inputs:
-    - x: Scores, of shape (N, C) where x[i, j] is the score of class j
-      for example i
-    - y: Labels, of shape (N,) with 0 <= y[i] < C
-
-    Returns a tuple of:
-    - loss: np.float64, the loss averaged over N
-    - dx: Gradient of the loss with respect to x, of shape (N, C)
-    """
+    """The oracle of :func:`fastnn.layers.svm_loss`: same inputs, returns and cache."""
     n = x.shape[0]
     rows = np.arange(n)
     margins = np.maximum(0, x - x[rows, y][:, None] + 1)
@@ -173,22 +92,11 @@ def svm_loss(x, y):
 
 def dropout_forward(x, dropout_param):
     """
-    Inverted dropout: keep each unit with probability p and scale it by 1/p.
+    The oracle of :func:`fastnn.layers.dropout_forward`: same inputs, returns and cache.
 
     cs231n's own formulation: reseed NumPy's global generator when
     dropout_param has a 'seed' key, then ``mask = (np.random.rand(*x.shape)
     < p) / p`` in float64 and ``out = x * mask`` in x's dtype.
-
-    Inputs:
-    - x: Input data, of any shape
-    - dropout_param: Dict with
-      - p: Keep probability, in (0, 1]
-      - mode: 'train' or 'test' (the identity)
-      - seed: Optional; passed to np.random.seed on every call
-
-    Returns a tuple of:
-    - out: Array of x's shape
-    - cache: (dropout_param, mask); mask is a boolean array, None in test mode
     """
     from fastnn.rng import dropout_uniforms, reseed
 
@@ -201,16 +109,7 @@ def dropout_forward(x, dropout_param):
 
 
 def dropout_backward(dout, cache):
-    """
-    Backward pass of inverted dropout.
-
-    Inputs:
-    - dout: Upstream derivatives, of any shape
-    - cache: (dropout_param, mask) from dropout_forward
-
-    Returns:
-    - dx: Gradient with respect to x, of dout's shape
-    """
+    """The oracle of :func:`fastnn.layers.dropout_backward`: same inputs, returns and cache."""
     dropout_param, keep = cache
     if keep is None:
         return dout.copy()
@@ -218,26 +117,7 @@ def dropout_backward(dout, cache):
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    """
-    Batch normalisation of each feature over the batch.
-
-    In 'train' mode the batch mean and (biased) variance normalise x and
-    update bn_param's running_mean and running_var as
-    running = momentum * running + (1 - momentum) * batch; in 'test' mode the
-    running statistics are used.
-
-    Inputs:
-    - x: Data, of shape (N, D)
-    - gamma: Scale, of shape (D,)
-    - beta: Shift, of shape (D,)
-    - bn_param: Dict with mode ('train' or 'test'), eps (default 1e-5),
-      momentum (default 0.9), running_mean and running_var (shape (D,),
-      zeros when absent)
-
-    Returns a tuple of:
-    - out: Array of shape (N, D)
-    - cache: (xhat, gamma, inv_std, mode)
-    """
+    """The oracle of :func:`fastnn.layers.batchnorm_forward`: same inputs, returns and cache."""
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
     d = x.shape[1]
@@ -256,21 +136,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def batchnorm_backward(dout, cache):
-    """
-    Backward pass of batch normalisation, in closed form:
-    ``dx = inv_std / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``
-    with ``dxhat = dout * gamma`` (the tests also check it against the staged
-    derivation through the forward graph).
-
-    Inputs:
-    - dout: Upstream derivatives, of shape (N, D)
-    - cache: From batchnorm_forward
-
-    Returns a tuple of:
-    - dx: Array of shape (N, D)
-    - dgamma: Array of shape (D,)
-    - dbeta: Array of shape (D,)
-    """
+    """The oracle of :func:`fastnn.layers.batchnorm_backward`: same inputs, returns and cache."""
     xhat, gamma, inv_std, mode = cache
     dbeta = dout.sum(axis=0)
     dgamma = (dout * xhat).sum(axis=0)
@@ -288,19 +154,7 @@ batchnorm_backward_alt = batchnorm_backward
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
-    """
-    Layer normalisation of each example over its features (same in train and test).
-
-    Inputs:
-    - x: Data, of shape (N, D)
-    - gamma: Scale, of shape (D,)
-    - beta: Shift, of shape (D,)
-    - ln_param: Dict with eps (default 1e-5)
-
-    Returns a tuple of:
-    - out: Array of shape (N, D)
-    - cache: (xhat, gamma, inv_std) with inv_std of shape (N, 1)
-    """
+    """The oracle of :func:`fastnn.layers.layernorm_forward`: same inputs, returns and cache."""
     eps = ln_param.get("eps", 1e-5)
     mean = x.mean(axis=1, keepdims=True)
     var = x.var(axis=1, keepdims=True)
@@ -310,18 +164,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
 
 def layernorm_backward(dout, cache):
-    """
-    Backward pass of layer normalisation.
-
-    Inputs:
-    - dout: Upstream derivatives, of shape (N, D)
-    - cache: From layernorm_forward
-
-    Returns a tuple of:
-    - dx: Array of shape (N, D)
-    - dgamma: Array of shape (D,)
-    - dbeta: Array of shape (D,)
-    """
+    """The oracle of :func:`fastnn.layers.layernorm_backward`: same inputs, returns and cache."""
     xhat, gamma, inv_std = cache
     d = dout.shape[1]
     dxhat = dout * gamma

@@ -143,8 +143,8 @@ def test_gpu_bench_plumbing_on_tiny_sizes():
 
     rows, copy_gbs = bench_cuda.run(repeats=1, tiny=True)
     table = bench_cuda.format_table(rows, copy_gbs)
-    for case in ("device-to-device copy", "relu_forward", "softmax_loss fwd+bwd", "SGEMM", "train loop"):
-        assert case in table
+    for case in ("device-to-device copy", "train loop", *catalog.function_names("cuda")):
+        assert case in table, case
     assert copy_gbs > 0
 
 

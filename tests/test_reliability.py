@@ -175,7 +175,7 @@ def test_resume_with_augmentation_is_bit_identical(tmp_path):
     assert (tmp_path / "run_epoch_4.npz").exists()  # the resumed run kept checkpointing
 
 
-@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("rule", list(O.RULES))
 def test_resume_is_bit_identical_for_every_rule(tmp_path, rule):
     data = _small_data(seed=3)
     options = dict(update_rule=rule, optim_config={"learning_rate": 1e-3}, batch_size=10, verbose=False, seed=5,

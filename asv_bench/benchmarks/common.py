@@ -21,7 +21,7 @@ def layer_params(family):
     rows = [
         f"{kernel} | {catalog.size_label(size)}"
         for entry in catalog.LAYERS if entry.family == family
-        for size in entry.bench_sizes
+        for size in entry.bench_sizes.get("cpu", ())
         for kernel in bench.row_names(entry)
     ]
     return rows, DTYPES
@@ -31,7 +31,7 @@ def _find_case(row, dtype):
     kernel, label = row.split(" | ")
     for entry in catalog.LAYERS:
         if kernel in bench.row_names(entry):
-            for size in entry.bench_sizes:
+            for size in entry.bench_sizes.get("cpu", ()):
                 if catalog.size_label(size) == label:
                     return next(c for c in bench.layer_cases(entry, size, dtype) if c.kernel == kernel)
     raise ValueError(f"no bench row {row!r} in the catalog")

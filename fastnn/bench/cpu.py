@@ -155,7 +155,7 @@ def build_cases(dtypes=("float32", "float64"), families=FAMILIES, train_steps=20
     for dtype in dtypes:
         for entry in catalog.LAYERS:
             if entry.family in families:
-                for size in entry.bench_sizes:
+                for size in entry.bench_sizes.get("cpu", ()):
                     cases += layer_cases(entry, size, dtype, torch)
         if "optim" in families:
             cases += optim_cases(rng, dtype)

@@ -1,35 +1,30 @@
-"""``fastnn bench --backend cuda``: the GPU kernels against PyTorch and CuPy.
+"""``fastnn bench --backend cuda``: the GPU kernels against PyTorch on the same device.
 
 Each case is timed in interleaved rounds with the device synchronised
 around every sample; medians are reported.  Device-to-device copy bandwidth
-is measured in the same run, so elementwise and softmax rows show their
-share of it, and the GEMM row its TFLOP/s (TF32 off in PyTorch, so FP32
-against FP32).  ``tiny=True`` shrinks every size so the plumbing can run on
-Numba's CUDA simulator in the tests; its timings mean nothing.
+is measured in the same run, so memory-bound rows show their share of it,
+and GEMM rows their TFLOP/s (TF32 off in PyTorch, so FP32 against FP32).
+The layer rows come from :mod:`fastnn.catalog` (``bench_sizes["cuda"]``).
+``tiny=True`` shrinks every size so the plumbing can run on Numba's CUDA
+simulator in the tests; its timings mean nothing.
 """
 
 import numpy as np
 
+from fastnn import catalog
 from fastnn.bench.timing import format_columns, time_interleaved
 
 
-def _libraries():
-    libs = {}
+def _torch():
+    """torch with CUDA (TF32 off, so FP32 is compared with FP32), or None."""
     try:
         import torch
-
-        if torch.cuda.is_available():
-            torch.backends.cuda.matmul.allow_tf32 = False
-            libs["torch"] = torch
     except ImportError:
-        pass
-    try:
-        import cupy
-
-        libs["cupy"] = cupy
-    except ImportError:
-        pass
-    return libs
+        return None
+    if not torch.cuda.is_available():
+        return None
+    torch.backends.cuda.matmul.allow_tf32 = False
+    return torch
 
 
 def _synced(fn, sync):
@@ -40,9 +35,46 @@ def _synced(fn, sync):
     return run
 
 
+def _timed(fns, sync, repeats):
+    return time_interleaved({k: _synced(f, sync) for k, f in fns.items()}, repeats)
+
+
+def _layer_rows(G, entry, size, torch, repeats):
+    """The rows of one catalog entry at one size in float32: forward and backward (or the loss)."""
+    rng = np.random.default_rng(0)
+    arrays, params = entry.make_inputs(rng, size, np.float32)
+    device = [G.to_device(a) for a in arrays]
+    device_params = [G.to_device(p) if isinstance(p, np.ndarray) else p for p in params]
+    label = f"{catalog.size_label(size)} f32"
+    tensors = None
+    if torch is not None and entry.torch is not None:
+        tensors = [torch.as_tensor(d, device="cuda") for d in device + [p for p in device_params if hasattr(p, "shape")]]
+
+    def row(name, fastnn, backward):
+        fns = {"fastnn": fastnn}
+        compare = entry.torch(torch, tensors, backward) if tensors else None
+        if compare is not None:
+            fns["torch"] = compare
+        flops, nbytes = entry.cost(arrays, backward)
+        work, unit = (flops, "TFLOP/s") if flops else (nbytes, "GB/s")
+        return (name, label, _timed(fns, G.synchronize, repeats), work, unit)
+
+    forward = lambda: getattr(G, entry.forward)(*device, *device_params)  # noqa: E731
+    rows = [row(entry.name if entry.is_loss else entry.forward, forward, False)]
+    if not entry.is_loss:
+        out, cache = forward()
+        dout = G.to_device(rng.standard_normal(out.shape).astype(np.float32))
+        if tensors:
+            tensors.append(torch.as_tensor(dout, device="cuda"))
+        rows.append(row(entry.backward, lambda: getattr(G, entry.backward)(dout, cache), True))
+    return rows
+
+
 def run(repeats=7, tiny=False, train_steps=200):
     """
-    Time the GPU cases.
+    Time the GPU cases: the device-to-device copy, every catalog layer with
+    GPU bench sizes (each entry's smallest test size when ``tiny``), and the
+    seed's training loop.
 
     Returns:
     - rows: list of (name, size, {impl: seconds}, work, unit) where work is
@@ -51,63 +83,27 @@ def run(repeats=7, tiny=False, train_steps=200):
     """
     import fastnn.cuda as G
 
-    libs = {} if G.SIMULATOR else _libraries()
-    sync = G.synchronize
-    rng = np.random.default_rng(0)
-    rows = []
-
+    torch = None if G.SIMULATOR else _torch()
     n = 1 << (8 if tiny else 26)
-    x = G.to_device(rng.standard_normal(n).astype(np.float32))
+    x = G.to_device(np.random.default_rng(0).standard_normal(n).astype(np.float32))
     dst = G.empty_like(x)
     copy = {"fastnn": lambda: dst.copy_to_device(x)}
-    relu = {"fastnn": lambda: G.relu_forward(x)}
-    if "torch" in libs:
-        tx = libs["torch"].as_tensor(x, device="cuda")
-        tdst = libs["torch"].empty_like(tx)
+    if torch is not None:
+        tx = torch.as_tensor(x, device="cuda")
+        tdst = torch.empty_like(tx)
         copy["torch"] = lambda: tdst.copy_(tx)
-        relu["torch"] = lambda: libs["torch"].relu(tx)
-    if "cupy" in libs:
-        cx = libs["cupy"].asarray(x)
-        relu["cupy"] = lambda: libs["cupy"].maximum(cx, 0)
-    times = time_interleaved({k: _synced(f, sync) for k, f in copy.items()}, repeats)
+    times = _timed(copy, G.synchronize, repeats)
     copy_gbs = 2 * x.nbytes / min(times.values()) / 1e9
-    rows.append(("device-to-device copy", f"{n:.0e} f32", times, 2 * x.nbytes, "GB/s"))
-    rows.append(("relu_forward", f"{n:.0e} f32", time_interleaved({k: _synced(f, sync) for k, f in relu.items()}, repeats), 2 * x.nbytes, "GB/s"))
-
-    for rows_n, c in ((8, 40), (4, 100)) if tiny else ((65536, 1000), (65536, 10)):
-        s = rng.standard_normal((rows_n, c)).astype(np.float32)
-        y = rng.integers(c, size=rows_n)
-        ds, dy = G.to_device(s), G.to_device(y)
-        fns = {"fastnn": lambda ds=ds, dy=dy: G.softmax_loss(ds, dy)}
-        if "torch" in libs:
-            torch = libs["torch"]
-            ts, ty = torch.as_tensor(ds, device="cuda"), torch.as_tensor(dy, device="cuda")
-
-            def torch_ce(ts=ts, ty=ty):
-                leaf = ts.detach().requires_grad_()
-                torch.nn.functional.cross_entropy(leaf, ty).backward()
-
-            fns["torch"] = torch_ce
-        rows.append(("softmax_loss fwd+bwd", f"({rows_n}, {c}) f32", time_interleaved({k: _synced(f, sync) for k, f in fns.items()}, repeats), 2 * s.nbytes, "GB/s"))
-
-    size = 16 if tiny else 4096
-    a = G.to_device(rng.standard_normal((size, size)).astype(np.float32))
-    b = G.to_device(rng.standard_normal((size, size)).astype(np.float32))
-    bias = G.to_device(np.zeros(size, np.float32))
-    fns = {"fastnn": lambda: G.affine_forward(a, b, bias)}
-    if "torch" in libs:
-        ta, tb = libs["torch"].as_tensor(a, device="cuda"), libs["torch"].as_tensor(b, device="cuda")
-        fns["torch"] = lambda: ta @ tb
-    if "cupy" in libs:
-        ca, cb = libs["cupy"].asarray(a), libs["cupy"].asarray(b)
-        fns["cupy"] = lambda: ca @ cb
-    rows.append(("affine_forward (SGEMM)", f"{size}^3 f32", time_interleaved({k: _synced(f, sync) for k, f in fns.items()}, max(3, repeats // 2)), 2.0 * size**3, "TFLOP/s"))
-
-    rows.append(_train_row(libs, train_steps if not tiny else 1, tiny))
+    rows = [("device-to-device copy", f"{n:.0e} f32", times, 2 * x.nbytes, "GB/s")]
+    for entry in catalog.on_backend("cuda"):
+        sizes = entry.sizes["cuda"][-1:] if tiny else entry.bench_sizes.get("cuda", ())
+        for size in sizes:
+            rows += _layer_rows(G, entry, size, torch, repeats)
+    rows.append(_train_row(torch, train_steps if not tiny else 1, tiny))
     return rows, copy_gbs
 
 
-def _train_row(libs, steps, tiny):
+def _train_row(torch, steps, tiny):
     from fastnn.digits.data import Split, digits_split
     from fastnn.digits.seed import SeedRecipe, engines, train_two_layer
 
@@ -119,7 +115,7 @@ def _train_row(libs, steps, tiny):
         split, recipe = digits_split(seed=0, dtype=np.float32), SeedRecipe(iters=steps)
     table = engines("cuda")
     contenders = {"fastnn": table["cuda"]}
-    if "torch" in libs and "torch-cuda-autograd" in table:
+    if torch is not None and "torch-cuda-autograd" in table:
         contenders["torch"] = table["torch-cuda-autograd"]
     times = {}
     for name, steps_fn in contenders.items():
@@ -130,7 +126,7 @@ def _train_row(libs, steps, tiny):
 
 
 def format_table(rows, copy_gbs):
-    impls = sorted({k for _, _, t, _, _ in rows for k in t}, key=["fastnn", "torch", "cupy"].index)
+    impls = sorted({k for _, _, t, _, _ in rows for k in t}, key=["fastnn", "torch"].index)
     header = ["case", "size"] + impls + ["fastnn rate", "% of copy"]
     lines = []
     for name, size, times, work, unit in rows:

@@ -83,29 +83,34 @@ def _sgd(w, dw, lr):
 
 
 @njit(cache=True)
-def _task(task, i, training, evaluate, X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, block, g, t):
-    """Task 0 or 1 of step i: (batch loss, test loss summed, test rows right)."""
-    step_loss = 0.0
-    test_total = 0.0
-    correct = 0
+def _task(task, i, evaluate, data, params, setup, g, t, result):
+    """Task 0 or 1 of step i; result[:] = (batch loss, test loss summed, test rows right)."""
+    X, y, batches, Xt, yt = data
+    W1, b1, W2, b2 = params
+    lr, split, flush, block = setup
+    training = i < batches.shape[0]
+    result[:] = 0.0
     if task == 0:
         if training:
-            step_loss = _train_step(X, y, batches[i], W1, b1, W2, b2, g, flush, block)
+            result[0] = _train_step(X, y, batches[i], W1, b1, W2, b2, g, flush, block)
         if evaluate:
-            test_total, correct = _test_rows(Xt, yt, 0, split, W1, b1, W2, b2, t)
+            result[1], result[2] = _test_rows(Xt, yt, 0, split, W1, b1, W2, b2, t)
     elif evaluate:
-        test_total, correct = _test_rows(Xt, yt, split, Xt.shape[0], W1, b1, W2, b2, t)
-    return step_loss, test_total, correct
+        result[1], result[2] = _test_rows(Xt, yt, split, Xt.shape[0], W1, b1, W2, b2, t)
 
 
 @njit(cache=True)
-def _finish(i, training, evaluate, step_loss, test_total, correct, W1, b1, W2, b2, lr, n_test, g,
-            train_loss, test_loss, test_correct):
+def _finish(i, evaluate, results, data, params, setup, g, logs):
+    """Record step i's results (both tasks') and apply its SGD update."""
+    batches, n_test = data[2], data[3].shape[0]
+    train_loss, test_loss, test_correct = logs
     if evaluate:
-        test_loss[i] = test_total / max(n_test, 1)
-        test_correct[i] = correct
-    if training:
-        train_loss[i] = step_loss
+        test_loss[i] = (results[0, 1] + results[1, 1]) / max(n_test, 1)
+        test_correct[i] = int(results[0, 2] + results[1, 2])
+    if i < batches.shape[0]:
+        train_loss[i] = results[0, 0]
+        W1, b1, W2, b2 = params
+        lr = setup[0]
         _sgd(W1, g[7], lr)
         _sgd(b1, g[8], lr)
         _sgd(W2, g[9], lr)
@@ -113,71 +118,44 @@ def _finish(i, training, evaluate, step_loss, test_total, correct, W1, b1, W2, b
 
 
 @njit(cache=True, parallel=True)
-def sgd_two_layer_steps(
-    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, block, g, t, train_loss, test_loss, test_correct
-):
+def sgd_two_layer_steps(data, params, setup, eval_mask, g, t, logs):
     """
     Run ``len(batches)`` SGD steps of the two-layer net, in place, the two
     tasks of each step in a ``prange``.
 
     Parameters
     ----------
-    X : ndarray, shape (N, D)
-        Training inputs.
-    y : ndarray of intp, shape (N,)
-    batches : ndarray of intp, shape (S, B)
-        Row indices of each step's batch.
-    W1, b1, W2, b2 : ndarray, shapes (D, H), (H,), (H, C), (C,)
-        Parameters, updated in place.
-    lr : scalar of the parameters' dtype
-    Xt : ndarray, shape (Nt, D)
-        Test inputs (Nt may be 0).
-    yt : ndarray of intp, shape (Nt,)
-    split : int
-        Test rows [0, split) go to the task that also trains.
+    data : tuple (X, y, batches, Xt, yt)
+        Training inputs (N, D) and labels (N,) of intp; the row indices of
+        each step's batch (S, B) of intp; test inputs (Nt, D) (Nt may be 0)
+        and labels (Nt,).
+    params : tuple (W1, b1, W2, b2)
+        Shapes (D, H), (H,), (H, C), (C,), updated in place.
+    setup : tuple (lr, split, flush, block)
+        The learning rate in the parameters' dtype; test rows [0, split) go
+        to the task that also trains; flush: set subnormal values of the loss
+        gradient to zero; block: config.SOFTMAX_BLOCK_ELEMENTS.
     eval_mask : ndarray of bool, shape (S + 1,)
         eval_mask[i]: evaluate the test set on the weights before step i
         (i = S: after the last step).
-    flush : bool
-        Set subnormal values of the loss gradient to zero.
-    block : int
-        config.SOFTMAX_BLOCK_ELEMENTS.
     g, t : tuples of work buffers (see fastnn.fused)
-    train_loss : ndarray of float64, shape (S,)
-        Written with each step's mean batch loss.
-    test_loss : ndarray of float64, shape (S + 1,)
-        Written with the mean test loss where eval_mask is set.
-    test_correct : ndarray of int64, shape (S + 1,)
-        Written with the number of test rows classified right.
+    logs : tuple (train_loss, test_loss, test_correct)
+        Written with each step's mean batch loss (S,), the mean test loss
+        where eval_mask is set (S + 1,), and the test rows classified right
+        (S + 1,) of int64.
     """
-    for i in range(batches.shape[0] + 1):
-        training = i < batches.shape[0]
-        step_loss = 0.0
-        test_total = 0.0
-        correct = 0
+    results = np.zeros((2, 3))
+    for i in range(data[2].shape[0] + 1):
         for task in prange(2):
-            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, block, g, t)
-            step_loss += a
-            test_total += b
-            correct += c
-        _finish(i, training, eval_mask[i], step_loss, test_total, correct, W1, b1, W2, b2, lr, Xt.shape[0], g,
-                train_loss, test_loss, test_correct)
+            _task(task, i, eval_mask[i], data, params, setup, g, t, results[task])
+        _finish(i, eval_mask[i], results, data, params, setup, g, logs)
 
 
 @njit(cache=True)
-def sgd_two_layer_steps_serial(
-    X, y, batches, W1, b1, W2, b2, lr, Xt, yt, split, eval_mask, flush, block, g, t, train_loss, test_loss, test_correct
-):
+def sgd_two_layer_steps_serial(data, params, setup, eval_mask, g, t, logs):
     """sgd_two_layer_steps with the two tasks one after the other, for a forked child (fastnn.threads)."""
-    for i in range(batches.shape[0] + 1):
-        training = i < batches.shape[0]
-        step_loss = 0.0
-        test_total = 0.0
-        correct = 0
-        for task in range(2):
-            a, b, c = _task(task, i, training, eval_mask[i], X, y, batches, W1, b1, W2, b2, Xt, yt, split, flush, block, g, t)
-            step_loss += a
-            test_total += b
-            correct += c
-        _finish(i, training, eval_mask[i], step_loss, test_total, correct, W1, b1, W2, b2, lr, Xt.shape[0], g,
-                train_loss, test_loss, test_correct)
+    results = np.zeros((2, 3))
+    for i in range(eval_mask.size):
+        _task(0, i, eval_mask[i], data, params, setup, g, t, results[0])
+        _task(1, i, eval_mask[i], data, params, setup, g, t, results[1])
+        _finish(i, eval_mask[i], results, data, params, setup, g, logs)

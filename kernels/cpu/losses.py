@@ -314,18 +314,7 @@ def svm_loss(x, y):
     """
     Multiclass hinge loss (margin 1) and its gradient in one pass per row.
 
-    Parameters
-    ----------
-    x : ndarray, shape (N, C)
-        Scores.
-    y : ndarray of intp, shape (N,)
-        Labels in ``[0, C)``.
-
-    Returns
-    -------
-    loss : float
-        Mean loss, accumulated in float64.
-    dx : ndarray, shape (N, C), dtype of ``x``
+    Inputs and returns: as :func:`softmax_loss`.
     """
     return _row_loss(_svm_span, _svm_chunked, x, y)
 

@@ -163,14 +163,6 @@ def svm_loss(x, y):
     """
     Multiclass hinge loss (margin 1) and its gradient on the GPU.
 
-    Parameters
-    ----------
-    x : device array, shape (N, C)
-    y : device array of int64, shape (N,)
-
-    Returns
-    -------
-    loss : float
-    dx : device array, shape (N, C)
+    Inputs and returns: as :func:`softmax_loss`.
     """
     return _row_loss(_svm_kernel, x, y)
