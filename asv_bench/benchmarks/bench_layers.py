@@ -1,23 +1,24 @@
 """Every layer of fastnn.catalog with bench sizes, by family: the reference against fastnn."""
 
-from .common import LayerBenchmark, OptimizerBenchmark, layer_params
+from . import common
+from .common import layer_params
 
 
-class Affine(LayerBenchmark):
+class Affine(common._LayerBenchmark):
     params = layer_params("affine")
 
 
-class Relu(LayerBenchmark):
+class Relu(common._LayerBenchmark):
     params = layer_params("relu")
 
 
-class Losses(LayerBenchmark):
+class Losses(common._LayerBenchmark):
     params = layer_params("loss")
 
 
-class Normalization(LayerBenchmark):
+class Normalization(common._LayerBenchmark):
     params = layer_params("norm")
 
 
-class OptimizerStep(OptimizerBenchmark):
+class OptimizerStep(common._OptimizerBenchmark):
     pass

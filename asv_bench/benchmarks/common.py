@@ -1,7 +1,11 @@
 """The base classes of the asv benchmarks: params come from fastnn.catalog and
 fastnn.optim.RULES, the cases (inputs, the reference call, the fastnn call)
 from fastnn.bench.cpu, so asv times exactly what ``fastnn bench`` shows.
-A family's benchmark is its class name and one line of params."""
+A family's benchmark is its class name and one line of params.
+
+The base classes' names start with an underscore, and bench_layers.py
+reaches them through the module, so that asv (which collects every public
+class of a benchmark module, imported ones too) does not run them bare."""
 
 import numpy as np
 
@@ -37,7 +41,7 @@ def _find_case(row, dtype):
     raise ValueError(f"no bench row {row!r} in the catalog")
 
 
-class Timed:
+class _Timed:
     """time_ and peakmem_ of the reference and fastnn for ``self.case`` (a fastnn.bench.cpu.Case)."""
 
     param_names = ["case", "dtype"]
@@ -55,7 +59,7 @@ class Timed:
         self.case.fastnn()
 
 
-class LayerBenchmark(Timed):
+class _LayerBenchmark(_Timed):
     """One catalog family: set ``params = layer_params(family)``."""
 
     def setup(self, row, dtype):
@@ -63,7 +67,7 @@ class LayerBenchmark(Timed):
         self.case.fastnn()  # compile (or load from cache) outside the timing
 
 
-class OptimizerBenchmark(Timed):
+class _OptimizerBenchmark(_Timed):
     """One in-place step of every rule in fastnn.optim.RULES."""
 
     params = (list(optim.RULES), DTYPES)
