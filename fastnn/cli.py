@@ -1,4 +1,4 @@
-"""The ``fastnn`` command: ``fastnn train`` and ``fastnn gradcheck``."""
+"""The ``fastnn`` command: ``fastnn train``, ``fastnn gradcheck`` and ``fastnn bench``."""
 
 import argparse
 import sys
@@ -243,11 +243,12 @@ def _run_seed_recipe(args):
         f"digits: {len(split.y_train)} train / {len(split.y_test)} test, net 64-{args.hidden}-10, "
         f"{args.dtype}, {args.iters} SGD steps, lr {recipe.lr}, batch {recipe.batch_size}, seed {args.seed}"
     )
-    if args.flush_subnormals and args.backend == "cuda":
-        print("fastnn train: error: --flush-subnormals applies only to the fused CPU engine, not --backend cuda", file=sys.stderr)
-        raise SystemExit(2)
     try:
         table = engines(args.backend, args.flush_subnormals)
+    except ValueError as exc:  # a flag that this backend cannot honour: "name: why"
+        name, why = str(exc).split(": ", 1)
+        print(f"fastnn train: error: {_flag(name)} {why}", file=sys.stderr)
+        raise SystemExit(2) from exc
     except ImportError as exc:
         raise SystemExit(f"fastnn train --backend cuda: {exc}") from exc
     names = list(table) if args.compare else [args.engine if args.backend == "cpu" else "cuda"]

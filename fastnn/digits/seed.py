@@ -168,6 +168,8 @@ def engines(backend="cpu", flush_subnormals=False):
 
     if backend not in ("cpu", "cuda"):
         raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
+    if flush_subnormals and backend != "cpu":
+        raise ValueError("flush_subnormals: applies only to the fused CPU engine, not to backend 'cuda'")
     reference = _layer_steps(fastnn.reference)
     if backend == "cuda":
         table = {"cuda": cuda_steps(), "reference": reference}
