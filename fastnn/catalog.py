@@ -65,10 +65,12 @@ class Layer:
     - family: Group of ``fastnn bench --only`` and asv
     - bench_sizes: Backend name -> sizes of its bench rows (and, on the CPU,
       asv benchmarks); an entry without them is not benchmarked
-    - cost: ``(arrays, backward) -> (flops, bytes)`` of one call, for "% peak"
-    - torch: ``(torch, tensors, backward) -> callable`` doing the same work in
-      PyTorch (None where it has no counterpart); tensors are the arrays,
-      the label arrays, then dout
+    - cost: ``(arrays, params, backward) -> (flops, bytes)`` of one call, for "% peak"
+    - torch: ``(torch, tensors, backward, params) -> callable`` doing the same
+      work in PyTorch (None where it has no counterpart); tensors are the
+      arrays, the label arrays, then dout; params are make_inputs' params
+    - bench_round_trip: Also bench forward then backward as one row (the
+      layers whose targets are stated for the pair)
     - bench_out: Also bench ``forward(..., out=buffer)``; torch then gets ``out=``
     - note: Shown by ``fastnn bench`` beside the rows
     """
@@ -89,6 +91,7 @@ class Layer:
     cost: object = None
     torch: object = None
     bench_out: bool = False
+    bench_round_trip: bool = False
     note: str = ""
     tolerance: dict = field(default_factory=lambda: dict(TOLERANCE))
 
@@ -148,6 +151,48 @@ def _norm_relu(norm):
     return make
 
 
+def _conv(rng, size, dtype):
+    """size (x_shape, w_shape, stride, pad[, (pool_height, pool_width, pool_stride)])."""
+    x_shape, w_shape, stride, pad, *pool = size
+    arrays = (_normal(rng, x_shape, dtype), _normal(rng, w_shape, dtype), _normal(rng, w_shape[0], dtype))
+    params = ({"stride": stride, "pad": pad},)
+    if pool:
+        ph, pw, ps = pool[0]
+        params += ({"pool_height": ph, "pool_width": pw, "stride": ps},)
+    return arrays, params
+
+
+def _conv_bn(rng, size, dtype):
+    (x, w, b), params = _conv(rng, size, dtype)
+    f = w.shape[0]
+    return (x, w, b, _normal(rng, f, dtype, shift=1.0), _normal(rng, f, dtype)), (*params, {"mode": "train"})
+
+
+def _pool(rng, size, dtype):
+    """size (x_shape, pool_height, pool_width, stride)."""
+    x_shape, ph, pw, stride = size
+    return (_normal(rng, x_shape, dtype),), ({"pool_height": ph, "pool_width": pw, "stride": stride},)
+
+
+def _spatial_norm(param):
+    def make(rng, x_shape, dtype):
+        c = x_shape[1]
+        arrays = (_normal(rng, x_shape, dtype, 2.0, 1.0), _normal(rng, c, dtype, shift=1.0), _normal(rng, c, dtype))
+        if param.get("mode") == "test":
+            running = {"running_mean": _normal(rng, c, dtype), "running_var": (rng.random(c) + 0.5).astype(dtype)}
+            return arrays, ({**param, **running},)
+        return arrays, (dict(param),)
+
+    return make
+
+
+def _groupnorm(rng, size, dtype):
+    """size (x_shape, G)."""
+    x_shape, groups = size
+    c = (1, x_shape[1], 1, 1)
+    return (_normal(rng, x_shape, dtype, 2.0, 1.0), _normal(rng, c, dtype, shift=1.0), _normal(rng, c, dtype)), (groups, {})
+
+
 # ------------------------------------------------------------------ kinks
 
 
@@ -174,10 +219,43 @@ def _norm_relu_kinks(layers, arrays, params):
     return getattr(layers, f"{norm}_forward")(a, gamma, beta, dict(norm_param))[0]
 
 
+def _window_gaps(x, pool_param):
+    """Per pooling window, its maximum minus the runner-up (inf for one-entry windows): ties are the kinks."""
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
+    flat = np.sort(windows.reshape(*windows.shape[:4], ph * pw), axis=4)
+    return flat[..., -1] - flat[..., -2] if ph * pw > 1 else np.full(flat.shape[:4], np.inf)
+
+
+def _pool_kinks(layers, arrays, params):
+    return _window_gaps(arrays[0], params[0])
+
+
+def _conv_kinks(layers, arrays, params):
+    return layers.conv_forward_naive(*arrays, params[0])[0]
+
+
+def _conv_pool_kinks(layers, arrays, params):
+    a = _conv_kinks(layers, arrays, params)
+    s = np.maximum(a, 0)
+    p = params[1]
+    top = np.lib.stride_tricks.sliding_window_view(s, (p["pool_height"], p["pool_width"]), axis=(2, 3))
+    top = top[:, :, :: p["stride"], :: p["stride"]].max(axis=(4, 5))
+    # A window that is all zero after the ReLU passes no gradient, whichever input wins its tie.
+    gaps = np.where(top > 0, _window_gaps(s, p), np.inf)
+    return np.concatenate([a.ravel(), gaps.ravel()])
+
+
+def _conv_bn_relu_kinks(layers, arrays, params):
+    x, w, b, gamma, beta = arrays
+    a = layers.conv_forward_naive(x, w, b, params[0])[0]
+    return layers.spatial_batchnorm_forward(a, gamma, beta, dict(params[1]))[0]
+
+
 # ------------------------------------------------------------ bench costs
 
 
-def _gemm_cost(arrays, backward):
+def _gemm_cost(arrays, params, backward):
     x, w = arrays[0], arrays[1]
     flops = 2.0 * x.shape[0] * w.shape[0] * w.shape[1]
     return (2 * flops if backward else flops), 0.0
@@ -186,39 +264,58 @@ def _gemm_cost(arrays, backward):
 def _stream_cost(reads, writes):
     """Bytes of ``reads`` input-sized arrays read and ``writes`` written."""
 
-    def cost(arrays, backward):
+    def cost(arrays, params, backward):
         return 0.0, float((reads + backward) * arrays[0].nbytes + writes * arrays[0].nbytes)
 
     return cost
 
 
-def _dropout_cost(arrays, backward):
+def _dropout_cost(arrays, params, backward):
     """x (or dout) read, out (or dx) written, the one-byte mask written (or read)."""
     (x,) = arrays
     return 0.0, float(2 * x.nbytes + x.size)
 
 
-def _loss_cost(arrays, backward):
+def _loss_cost(arrays, params, backward):
     (x,) = arrays
     return 0.0, float(2 * x.nbytes + x.shape[0] * np.dtype(np.intp).itemsize)
+
+
+def _conv_cost(arrays, params, backward):
+    """2 N F H' W' C HH WW flops forward; twice that backward (dx and dw)."""
+    x, w = arrays[0], arrays[1]
+    stride, pad = params[0]["stride"], params[0]["pad"]
+    ho = 1 + (x.shape[2] + 2 * pad - w.shape[2]) // stride
+    wo = 1 + (x.shape[3] + 2 * pad - w.shape[3]) // stride
+    flops = 2.0 * x.shape[0] * w.shape[0] * ho * wo * w[0].size
+    return {False: flops, True: 2 * flops, "both": 3 * flops}[backward], 0.0
+
+
+def _pool_cost(arrays, params, backward):
+    """Bytes that must move: x read and out written forward; dout read and dx written backward."""
+    (x,) = arrays
+    p = params[0]
+    out = x[:, :, : x.shape[2] - p["pool_height"] + 1 : p["stride"], : x.shape[3] - p["pool_width"] + 1 : p["stride"]]
+    one_way = float(x.nbytes + out.size * x.itemsize)
+    return 0.0, 2 * one_way if backward == "both" else one_way
 
 
 # ---------------------------------------------------- PyTorch equivalents
 
 
-def _torch_affine(torch, t, backward):
+def _torch_affine(torch, t, backward, params=()):
     x, w, b, dout = t
     if backward:
         return lambda: (dout @ w.T, x.T @ dout, dout.sum(0))
     return lambda: torch.addmm(b, x, w)
 
 
-def _torch_affine_relu(torch, t, backward):
+def _torch_affine_relu(torch, t, backward, params=()):
     x, w, b, dout = t
     return None if backward else (lambda: torch.relu(torch.addmm(b, x, w)))
 
 
-def _torch_relu(torch, t, backward, out=None):
+def _torch_relu(torch, t, backward, params=(), out=None):
     x, dout = t
     if backward:
         return lambda: dout * (x >= 0)
@@ -226,7 +323,7 @@ def _torch_relu(torch, t, backward, out=None):
 
 
 def _torch_loss(name):
-    def make(torch, t, backward):
+    def make(torch, t, backward, params=()):
         x, y = t
         loss_fn = getattr(torch.nn.functional, name)
 
@@ -238,6 +335,25 @@ def _torch_loss(name):
         return run
 
     return make
+
+
+def _torch_conv(torch, t, backward, params=()):
+    x, w, b, dout = t
+    stride, pad = params[0]["stride"], params[0]["pad"]
+    if backward:
+        return lambda: torch.ops.aten.convolution_backward(
+            dout, x, w, [w.shape[0]], [stride] * 2, [pad] * 2, [1, 1], False, [0, 0], 1, [True, True, True])
+    return lambda: torch.nn.functional.conv2d(x, w, b, stride, pad)
+
+
+def _torch_pool(torch, t, backward, params=()):
+    x, dout = t
+    p = params[0]
+    kernel, stride = [p["pool_height"], p["pool_width"]], [p["stride"]] * 2
+    if backward:
+        _, indices = torch.nn.functional.max_pool2d(x, kernel, stride, return_indices=True)
+        return lambda: torch.ops.aten.max_pool2d_with_indices_backward(dout, x, kernel, stride, [0, 0], [1, 1], False, indices)
+    return lambda: torch.nn.functional.max_pool2d(x, kernel, stride)
 
 
 # ---------------------------------------------------------------- entries
@@ -266,6 +382,35 @@ _NORM_GRADS = ("dx", "dgamma", "dbeta")
 # entries reached 1.1e-7 relative for one seed in twelve; at 16 the worst
 # over seeds 0-11 (fastnn and the reference) was 5.3e-8, under the 1e-7 bound.
 _NORM_CHECK = (16, 5)
+
+# Convolution: stride above 1, pad 0 to 3, 1x1 and rectangular filters,
+# C = 1, N = 1, and sizes large enough for the parallel paths.
+_CONV_SIZES = (
+    ((2, 3, 7, 7), (4, 3, 3, 3), 1, 1),
+    ((1, 1, 5, 5), (2, 1, 1, 1), 1, 0),
+    ((3, 2, 9, 7), (5, 2, 3, 1), 2, 0),
+    ((2, 3, 8, 8), (3, 3, 5, 3), 1, 2),
+    ((2, 2, 6, 6), (3, 2, 3, 3), 3, 3),
+    ((1, 3, 32, 32), (8, 3, 7, 7), 1, 3),
+    ((6, 4, 12, 12), (6, 4, 3, 3), 1, 1),
+)
+_CONV_CHECK = ((4, 3, 5, 5), (2, 3, 3, 3), 1, 1)
+# The course's ThreeLayerConvNet layer, a mid-sized layer, the notebook's
+# fast-layer size and the digits as 1x8x8 images.
+_CONV_BENCH = {"cpu": (((50, 3, 32, 32), (32, 3, 7, 7), 1, 3), ((64, 32, 16, 16), (64, 32, 3, 3), 1, 1),
+                       ((100, 3, 31, 31), (25, 3, 3, 3), 2, 1), ((64, 1, 8, 8), (16, 1, 3, 3), 1, 1))}
+# Tiling, overlapping (3x3 stride 2), gaps (stride 3 over a 2-wide window),
+# 1x1, the whole image, and one large enough for the parallel path.
+_POOL_SIZES = (((2, 3, 8, 8), 2, 2, 2), ((1, 1, 7, 7), 3, 3, 2), ((2, 2, 9, 8), 3, 2, 3), ((3, 2, 6, 6), 1, 1, 1),
+               ((2, 3, 5, 7), 5, 7, 1), ((2, 2, 8, 8), 4, 2, 2), ((4, 8, 32, 32), 2, 2, 2))
+_SPATIAL_SIZES = ((2, 3, 4, 5), (1, 1, 3, 3), (8, 16, 32, 32))
+# The spatial normalisations' gradient checks use a step of 1e-4: at 1e-5 the
+# rounding of the centred differences on small dx entries reached 1.65x the
+# 1e-7 bound for one seed in twelve (the NumPy reference alike); at 1e-4 the
+# worst over seeds 0-11 was 0.12x.  conv_bn_relu likewise, at a batch of 4:
+# at N = 2 a near-zero dw entry reached 2.7x its 1e-6 bound, at N = 4 0.04x.
+_SPATIAL_STEP = 1e-4
+_GROUP_SIZES = (((2, 6, 4, 5), 2), ((1, 4, 3, 3), 4), ((3, 6, 2, 2), 1), ((4, 32, 16, 16), 8))
 
 LAYERS = (
     Layer("affine", "affine_forward", "affine_backward", _affine, ("dx", "dw", "db"),
@@ -304,6 +449,29 @@ LAYERS = (
     Layer("affine_layernorm_relu", "affine_norm_relu_forward", "affine_norm_relu_backward", _norm_relu("layernorm"),
           ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7))}, ((10, 2, 3), 5), 1e-6,
           kinks=_norm_relu_kinks, family="norm"),
+    Layer("conv", "conv_forward_naive", "conv_backward_naive", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES},
+          _CONV_CHECK, 1e-8, step=LINEAR_STEP, family="conv", bench_sizes=_CONV_BENCH, cost=_conv_cost, torch=_torch_conv,
+          bench_round_trip=True, note="reference: NumPy im2col (strided windows, one tensordot; col2im by strided adds)"),
+    Layer("max_pool", "max_pool_forward_naive", "max_pool_backward_naive", _pool, ("dx",), {"cpu": _POOL_SIZES},
+          ((3, 2, 8, 8), 2, 2, 2), 1e-11, step=LINEAR_STEP, kinks=_pool_kinks, family="conv",
+          bench_sizes={"cpu": (((50, 32, 32, 32), 2, 2, 2),)}, cost=_pool_cost, torch=_torch_pool, bench_round_trip=True),
+    Layer("conv_relu", "conv_relu_forward", "conv_relu_backward", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES[:4]},
+          _CONV_CHECK, 1e-8, step=LINEAR_STEP, kinks=_conv_kinks, family="conv"),
+    Layer("conv_relu_pool", "conv_relu_pool_forward", "conv_relu_pool_backward", _conv, ("dx", "dw", "db"),
+          {"cpu": (((2, 3, 8, 8), (4, 3, 3, 3), 1, 1, (2, 2, 2)), ((1, 2, 9, 9), (3, 2, 3, 3), 1, 0, (3, 3, 2)))},
+          ((2, 3, 6, 6), (3, 3, 3, 3), 1, 1, (2, 2, 2)), 1e-8, step=LINEAR_STEP, kinks=_conv_pool_kinks, family="conv"),
+    Layer("spatial_batchnorm", "spatial_batchnorm_forward", "spatial_batchnorm_backward", _spatial_norm({"mode": "train"}),
+          _NORM_GRADS, {"cpu": _SPATIAL_SIZES}, (4, 3, 4, 4), 1e-7, step=_SPATIAL_STEP, family="norm",
+          bench_sizes={"cpu": ((50, 32, 32, 32),)}, cost=_stream_cost(1, 1)),
+    Layer("spatial_batchnorm (test mode)", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+          _spatial_norm({"mode": "test"}), _NORM_GRADS, {"cpu": _SPATIAL_SIZES}, (4, 3, 4, 4), 1e-7, step=_SPATIAL_STEP,
+          family="norm"),
+    Layer("spatial_groupnorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward", _groupnorm, _NORM_GRADS,
+          {"cpu": _GROUP_SIZES}, ((2, 6, 3, 3), 2), 1e-7, step=_SPATIAL_STEP, family="norm"),
+    # Three layers composed, as affine_batchnorm_relu: the same bound.
+    Layer("conv_bn_relu", "conv_bn_relu_forward", "conv_bn_relu_backward", _conv_bn, ("dx", "dw", "db", "dgamma", "dbeta"),
+          {"cpu": (((2, 3, 6, 6), (4, 3, 3, 3), 1, 1), ((3, 2, 5, 5), (2, 2, 1, 1), 1, 0))}, ((4, 3, 5, 5), (3, 3, 3, 3), 1, 1),
+          1e-6, step=_SPATIAL_STEP, kinks=_conv_bn_relu_kinks, zero_grads=("db",), family="conv"),
 )
 
 BY_NAME = {layer.name: layer for layer in LAYERS}

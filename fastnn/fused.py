@@ -98,8 +98,6 @@ def sgd_two_layer(
     Returns:
     - History(train_loss, test_loss, test_accuracy), each of shape (S,)
     """
-    from threadpoolctl import threadpool_limits
-
     from fastnn import config, threads
     from fastnn.kernels.cpu.fused import sgd_two_layer_steps, sgd_two_layer_steps_serial
 
@@ -151,7 +149,7 @@ def sgd_two_layer(
     split = _split_point(batch, d, h, c, n_test)
     # BLAS runs single-threaded inside the kernel's two tasks; more would oversubscribe.
     steps_kernel = sgd_two_layer_steps if threads.parallel_allowed() else sgd_two_layer_steps_serial
-    with threadpool_limits(1, user_api="blas"):
+    with threads.serial_blas():
         steps_kernel(
             (X, y, batches, X_test, y_test), (W1, b1, W2, b2),
             (dtype.type(lr), split, bool(flush_subnormals), config.SOFTMAX_BLOCK_ELEMENTS),

@@ -2,11 +2,13 @@
 
 Like the course's module, this one also re-exports every layer of
 :mod:`fastnn.layers`, so ``from fastnn.layer_utils import *`` gives both.
-``affine_relu_*`` fuse the bias and ReLU after the GEMM (and the ReLU mask
-with ``db`` in the backward pass); ``affine_norm_relu_*`` is fastnn's
-affine - batch/layer norm - ReLU sandwich.  The convolutional sandwiches
-(``conv_relu_*``, ``conv_bn_relu_*``, ``conv_relu_pool_*``) come with the
-convolution layers.
+``affine_relu_*`` and ``conv_relu_*`` fuse the bias and ReLU into the pass
+after the GEMM (and the ReLU mask into the pass that reduces ``db``);
+``conv_relu_pool_*`` is that, then max pooling; ``conv_bn_relu_*`` is
+convolution, spatial batchnorm and ReLU, composed; ``affine_norm_relu_*``
+is fastnn's affine - batch/layer norm - ReLU sandwich.  The caches have
+the course's layout: ``(conv_cache, relu_cache)``, ``(conv_cache,
+relu_cache, pool_cache)``, ``(conv_cache, bn_cache, relu_cache)``.
 """
 
 from fastnn.layers import *  # noqa: F401,F403  (the course module re-exports its layers too)

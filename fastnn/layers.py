@@ -9,7 +9,7 @@ the Numba kernels in :mod:`fastnn.kernels.cpu`, one module per op family.
 
 import numpy as np
 
-from fastnn.kernels.cpu import affine, elementwise, losses
+from fastnn.kernels.cpu import affine, conv, elementwise, losses
 from fastnn.kernels.cpu import norm as normalization
 from fastnn import catalog
 from fastnn.rng import dropout_uniforms, reseed
@@ -22,11 +22,14 @@ from fastnn.validation import (
     check_mode,
     as_labels,
     check_cache_mode,
+    check_conv_params,
     check_ndim,
     check_out,
+    check_pool_params,
     check_scores,
     check_shape,
     same_buffer,
+    is_integer,
     unpack_cache,
 )
 
@@ -482,4 +485,367 @@ def affine_norm_relu_backward(dout, cache):
     dn = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = _NORMS[norm][1](dn, norm_cache)
     dx, dw, db = affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
+
+
+# ------------------------------------------------ convolution and pooling
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """
+    The forward pass of a convolutional layer (the course's name; compiled).
+
+    The input has N images of C channels, H high and W wide; each of the F
+    filters spans all C channels and is HH high and WW wide.
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W)
+    - w: Filter weights, of shape (F, C, HH, WW)
+    - b: Biases, of shape (F,)
+    - conv_param: Dict with
+      - 'stride': Pixels between neighbouring receptive fields, an integer >= 1
+      - 'pad': Zeros added on every side of each image, an integer >= 0
+
+    (H + 2 * pad - HH) and (W + 2 * pad - WW) must be multiples of the
+    stride; otherwise a ValueError names the sizes (the course's strided
+    code drops the remainder silently).
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, F, H', W') where
+      H' = 1 + (H + 2 * pad - HH) // stride, W' = 1 + (W + 2 * pad - WW) // stride
+    - cache: (x, w, b, conv_param), the converted inputs and the settings used
+    """
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    out, _ = conv.conv_forward(x, w, b, stride, pad, ho, wo, False)
+    return out, (x, w, b, {"stride": stride, "pad": pad})
+
+
+def _conv_gradients(dout, conv_cache, layer, a=None):
+    """Check dout, the conv cache (and a ReLU's cached pre-activation) like forward inputs; run the backward kernel."""
+    x, w, b, conv_param = unpack_cache(conv_cache, ("x", "w", "b", "conv_param"), layer)
+    extra = () if a is None else (a,)
+    dout, x, w, b, *a = as_float_arrays(
+        ("dout", "cache's x", "cache's w", "cache's b", "relu_cache")[: 4 + len(extra)], dout, x, w, b, *extra
+    )
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    check_shape("dout", dout, (x.shape[0], w.shape[0], ho, wo), "the shape of the layer's output (N, F, H', W')")
+    if a:
+        check_shape("relu_cache", a[0], dout.shape, "the convolution's output, of dout's shape")
+    return conv.conv_backward(dout, x, w, stride, pad, a[0] if a else None)
+
+
+def conv_backward_naive(dout, cache):
+    """
+    The backward pass of a convolutional layer.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, F, H', W')
+    - cache: (x, w, b, conv_param) as returned by conv_forward_naive
+
+    Returns a tuple of:
+    - dx: Gradient with respect to x, of shape (N, C, H, W)
+    - dw: Gradient with respect to w, of shape (F, C, HH, WW)
+    - db: Gradient with respect to b, of shape (F,)
+    """
+    return _conv_gradients(dout, cache, "conv_forward_naive")
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    """
+    Convolution followed by a ReLU, the bias and ReLU fused into one pass after the GEMM.
+
+    Inputs: as conv_forward_naive.
+
+    Returns a tuple of:
+    - out: Output of the ReLU, of shape (N, F, H', W')
+    - cache: (conv_cache, relu_cache) with relu_cache the convolution's output
+    """
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    a, out = conv.conv_forward(x, w, b, stride, pad, ho, wo, True)
+    return out, ((x, w, b, {"stride": stride, "pad": pad}), a)
+
+
+def _conv_relu_grad(dout, cache, layer):
+    conv_cache, a = unpack_cache(cache, ("conv_cache", "relu_cache"), layer)
+    return _conv_gradients(dout, conv_cache, layer, a)
+
+
+def conv_relu_backward(dout, cache):
+    """
+    Backward pass of conv_relu_forward; the ReLU mask is applied in the pass that reduces db.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, F, H', W')
+    - cache: (conv_cache, relu_cache) from conv_relu_forward
+
+    Returns a tuple of:
+    - dx, dw, db: As conv_backward_naive
+    """
+    return _conv_relu_grad(dout, cache, "conv_relu_forward")
+
+
+def max_pool_forward_naive(x, pool_param):
+    """
+    The forward pass of a max-pooling layer (the course's name; compiled).
+
+    Windows may overlap (stride < pool size) or leave gaps (stride > pool
+    size); (H - pool_height) and (W - pool_width) must be multiples of the
+    stride, or a ValueError names the sizes.
+
+    Ties: the gradient of each window goes to one input, the *first* maximum
+    in row-major order within the window (NaN counts as the largest), as in
+    the course's naive code and PyTorch; the course's reshape path would
+    split it among tied maxima.
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W)
+    - pool_param: Dict with 'pool_height', 'pool_width' and 'stride', integers >= 1
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, C, H', W') where
+      H' = 1 + (H - pool_height) // stride, W' = 1 + (W - pool_width) // stride
+    - cache: (x, pool_param, arg): the input, the settings used, and for each
+      output the offset kh * pool_width + kw of the chosen input in its window
+      (uint8 up to 256 window entries, int32 beyond)
+    """
+    (x,) = as_float_arrays(("x",), x)
+    ph, pw, stride, ho, wo = check_pool_params(x, pool_param)
+    out, arg = conv.max_pool_forward(x, ph, pw, stride, ho, wo)
+    return out, (x, {"pool_height": ph, "pool_width": pw, "stride": stride}, arg)
+
+
+def max_pool_backward_naive(dout, cache):
+    """
+    The backward pass of a max-pooling layer.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, C, H', W')
+    - cache: (x, pool_param, arg) from max_pool_forward_naive
+
+    Returns:
+    - dx: Gradient with respect to x, of shape (N, C, H, W), in dout's dtype
+    """
+    x, pool_param, arg = unpack_cache(cache, ("x", "pool_param", "arg"), "max_pool_forward_naive")
+    (x,) = as_float_arrays(("cache's x",), x)
+    ph, pw, stride, ho, wo = check_pool_params(x, pool_param)
+    (dout,) = as_float_arrays(("dout",), dout)
+    check_shape("dout", dout, (*x.shape[:2], ho, wo), "the shape of the pooled output (N, C, H', W')")
+    expected = conv.arg_dtype(ph, pw)
+    if type(arg) is not np.ndarray or arg.dtype != expected:
+        raise TypeError(f"cache's arg: expected a {np.dtype(expected).name} ndarray of window offsets, "
+                        f"got {type(arg).__name__} of dtype {getattr(arg, 'dtype', None)}")
+    check_shape("cache's arg", arg, dout.shape, "one window offset per output")
+    dx, bad = conv.max_pool_backward(dout, np.ascontiguousarray(arg), ph, pw, stride, x.shape)
+    if bad:
+        raise ValueError(f"cache's arg: expected window offsets in [0, {ph * pw}), got {bad} outside; "
+                         "the cache does not come from max_pool_forward_naive with these settings")
+    return dx
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    """
+    Convolution, ReLU and max pooling (bias and ReLU fused after the GEMM).
+
+    Inputs:
+    - x, w, b, conv_param: As conv_forward_naive
+    - pool_param: As max_pool_forward_naive
+
+    Returns a tuple of:
+    - out: Pooled output, of shape (N, F, H'', W'')
+    - cache: (conv_cache, relu_cache, pool_cache)
+    """
+    s, (conv_cache, a) = conv_relu_forward(x, w, b, conv_param)
+    out, pool_cache = max_pool_forward_naive(s, pool_param)
+    return out, (conv_cache, a, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache):
+    """
+    Backward pass of conv_relu_pool_forward.
+
+    Returns a tuple of:
+    - dx, dw, db: As conv_backward_naive
+    """
+    conv_cache, a, pool_cache = unpack_cache(cache, ("conv_cache", "relu_cache", "pool_cache"), "conv_relu_pool_forward")
+    ds = max_pool_backward_naive(dout, pool_cache)
+    return _conv_relu_grad(ds, (conv_cache, a), "conv_relu_pool_forward")
+
+
+def _check_spatial_inputs(x, gamma, beta, gamma_shape, layout):
+    x, gamma, beta = as_float_arrays(("x", "gamma", "beta"), x, gamma, beta)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_shape("gamma", gamma, gamma_shape(x.shape[1]), f"one scale per channel, {layout}")
+    check_shape("beta", beta, gamma_shape(x.shape[1]), f"one shift per channel, {layout}")
+    return x, gamma, beta
+
+
+def _channels(c):
+    return (c,)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """
+    Spatial batch normalisation: each channel normalised over N, H and W.
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W)
+    - gamma: Scale, of shape (C,)
+    - beta: Shift, of shape (C,)
+    - bn_param: As batchnorm_forward (mode, eps, momentum, running_mean and
+      running_var of shape (C,))
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, C, H, W)
+    - cache: (xhat, gamma, inv_std, mode) with xhat of x's shape and inv_std of shape (C,)
+    """
+    mode = check_mode("bn_param", bn_param)
+    x, gamma, beta = _check_spatial_inputs(x, gamma, beta, _channels, "(C,)")
+    n, c, h, w = x.shape
+    if mode == "train" and n * h * w == 0:
+        raise ValueError(f"x: expected at least one value per channel to take batch statistics from, got shape {x.shape}")
+    momentum = bn_param.get("momentum", 0.9)
+    running_mean = np.asarray(bn_param.get("running_mean", np.zeros(c, x.dtype)), x.dtype)
+    running_var = np.asarray(bn_param.get("running_var", np.zeros(c, x.dtype)), x.dtype)
+    check_shape("bn_param['running_mean']", running_mean, (c,), "one per channel")
+    check_shape("bn_param['running_var']", running_var, (c,), "one per channel")
+    out, xhat, inv_std, mean, var = normalization.spatial_batchnorm_forward(
+        x.reshape(n, c, h * w), gamma, beta, bn_param.get("eps", 1e-5), mode == "train", running_mean, running_var, momentum
+    )
+    if mode == "train":
+        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
+        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
+    return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, inv_std.astype(x.dtype), mode)
+
+
+def _check_spatial_grad(dout, xhat, gamma, inv_std, gamma_shape):
+    dout, xhat, gamma, inv_std = as_float_arrays(
+        ("dout", "cache's xhat", "cache's gamma", "cache's inv_std"), dout, xhat, gamma, inv_std
+    )
+    check_ndim("dout", dout, 4, "(N, C, H, W)")
+    check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, C, H, W)")
+    check_shape("cache's gamma", gamma, gamma_shape(dout.shape[1]), "one scale per channel")
+    return dout, xhat, gamma, inv_std
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """
+    Backward pass of spatial batch normalisation.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, C, H, W)
+    - cache: (xhat, gamma, inv_std, mode) from spatial_batchnorm_forward
+
+    Returns a tuple of:
+    - dx: Array of shape (N, C, H, W)
+    - dgamma: Array of shape (C,)
+    - dbeta: Array of shape (C,)
+    """
+    xhat, gamma, inv_std, mode = unpack_cache(cache, ("xhat", "gamma", "inv_std", "mode"), "spatial_batchnorm_forward")
+    check_cache_mode(mode)
+    dout, xhat, gamma, inv_std = _check_spatial_grad(dout, xhat, gamma, inv_std, _channels)
+    n, c, h, w = dout.shape
+    check_shape("cache's inv_std", inv_std, (c,), "one per channel")
+    dx, dgamma, dbeta = normalization.spatial_batchnorm_backward(
+        dout.reshape(n, c, h * w), xhat.reshape(n, c, h * w), gamma, inv_std, mode == "train"
+    )
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+def _per_channel_4d(c):
+    return (1, c, 1, 1)
+
+
+def _check_groups(G, c, name="G"):
+    if not is_integer(G) or G < 1 or c % G:
+        raise ValueError(f"{name}: expected a positive integer that divides the C = {c} channels, got {G!r}")
+    return int(G)
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """
+    Spatial group normalisation: each image's channels split into G groups,
+    each normalised over its channels, H and W (the same in train and test).
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W)
+    - gamma: Scale, of shape (1, C, 1, 1)
+    - beta: Shift, of shape (1, C, 1, 1)
+    - G: Number of groups, an integer dividing C
+    - gn_param: Dict with eps (default 1e-5)
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, C, H, W)
+    - cache: (xhat, gamma, inv_std, G) with inv_std of shape (N, G)
+    """
+    if not isinstance(gn_param, dict):
+        raise TypeError(f"gn_param: expected a dict, got {type(gn_param).__name__}")
+    x, gamma, beta = _check_spatial_inputs(x, gamma, beta, _per_channel_4d, "(1, C, 1, 1)")
+    n, c, h, w = x.shape
+    G = _check_groups(G, c)
+    if c * h * w == 0:
+        raise ValueError(f"x: expected at least one value per group to take statistics from, got shape {x.shape}")
+    x4 = x.reshape(n, G, c // G, h * w)
+    out, xhat, inv_std = normalization.groupnorm_forward(
+        x4, gamma.reshape(c), beta.reshape(c), float(gn_param.get("eps", 1e-5))
+    )
+    return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, inv_std, G)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """
+    Backward pass of spatial group normalisation.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, C, H, W)
+    - cache: (xhat, gamma, inv_std, G) from spatial_groupnorm_forward
+
+    Returns a tuple of:
+    - dx: Array of shape (N, C, H, W)
+    - dgamma: Array of shape (1, C, 1, 1)
+    - dbeta: Array of shape (1, C, 1, 1)
+    """
+    xhat, gamma, inv_std, G = unpack_cache(cache, ("xhat", "gamma", "inv_std", "G"), "spatial_groupnorm_forward")
+    dout, xhat, gamma, inv_std = _check_spatial_grad(dout, xhat, gamma, inv_std, _per_channel_4d)
+    n, c, h, w = dout.shape
+    G = _check_groups(G, c, "cache's G")
+    check_shape("cache's inv_std", inv_std, (n, G), "one per image and group")
+    shape4 = (n, G, c // G, h * w)
+    dx, dgamma, dbeta = normalization.groupnorm_backward(
+        dout.reshape(shape4), xhat.reshape(shape4), gamma.reshape(c), inv_std
+    )
+    return dx.reshape(dout.shape), dgamma.reshape(1, c, 1, 1), dbeta.reshape(1, c, 1, 1)
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """
+    Convolution, spatial batch normalisation, ReLU.
+
+    Inputs:
+    - x, w, b, conv_param: As conv_forward_naive
+    - gamma, beta: Of shape (F,)
+    - bn_param: As spatial_batchnorm_forward
+
+    Returns a tuple of:
+    - out: Array of shape (N, F, H', W')
+    - cache: (conv_cache, bn_cache, relu_cache)
+    """
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_bn_relu_backward(dout, cache):
+    """
+    Backward pass of conv_bn_relu_forward.
+
+    Returns a tuple of:
+    - dx, dw, db: As conv_backward_naive
+    - dgamma, dbeta: Of shape (F,)
+    """
+    conv_cache, bn_cache, relu_cache = unpack_cache(cache, ("conv_cache", "bn_cache", "relu_cache"), "conv_bn_relu_forward")
+    dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
+    dx, dw, db = conv_backward_naive(dan, conv_cache)
     return dx, dw, db, dgamma, dbeta

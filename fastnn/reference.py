@@ -189,3 +189,159 @@ def affine_norm_relu_backward(dout, cache):
     da, dgamma, dbeta = _NORMS[norm][1](relu_backward(dout, relu_cache), norm_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta
+
+
+# ------------------------------------------------ convolution and pooling
+# x is (N, C, H, W) and w (F, C, HH, WW); the windows are views made by
+# sliding_window_view, so the forward is the course's im2col idea (strided
+# windows, one tensordot) and the backward's dx the course's col2im (one
+# strided add per filter tap).
+
+
+def _conv_windows(x, hh, ww, stride, pad):
+    """Views of shape (N, C, Ho, Wo, HH, WW): windows[n, c, i, j] is the padded input under output (i, j)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.lib.stride_tricks.sliding_window_view(xp, (hh, ww), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """The oracle of :func:`fastnn.layers.conv_forward_naive`: same inputs, returns and cache."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    windows = _conv_windows(x, w.shape[2], w.shape[3], stride, pad)
+    out = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, F)
+    out = out.transpose(0, 3, 1, 2) + b[:, None, None]
+    return np.ascontiguousarray(out, x.dtype), (x, w, b, {"stride": stride, "pad": pad})
+
+
+def conv_backward_naive(dout, cache):
+    """The oracle of :func:`fastnn.layers.conv_backward_naive`: same inputs, returns and cache."""
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    _, _, hh, ww = w.shape
+    _, _, ho, wo = dout.shape
+    windows = _conv_windows(x, hh, ww, stride, pad)
+    db = dout.sum(axis=(0, 2, 3))
+    dw = np.tensordot(dout, windows, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, HH, WW)
+    n, c, h, wd = x.shape
+    dxp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad), x.dtype)
+    for kh in range(hh):
+        for kw in range(ww):
+            dxp[:, :, kh:kh + stride * ho:stride, kw:kw + stride * wo:stride] += np.tensordot(dout, w[:, :, kh, kw], axes=([1], [0])).transpose(0, 3, 1, 2)
+    return dxp[:, :, pad:pad + h, pad:pad + wd].copy(), dw.astype(x.dtype), db
+
+
+def max_pool_forward_naive(x, pool_param):
+    """
+    The oracle of :func:`fastnn.layers.max_pool_forward_naive`: same inputs, returns and cache.
+
+    The chosen input of each window is ``np.argmax`` of the window read in
+    row-major order: the first maximum, NaN counting as the largest.
+    """
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
+    flat = windows.reshape(*windows.shape[:4], ph * pw)
+    arg = flat.argmax(axis=4)
+    out = np.take_along_axis(flat, arg[..., None], axis=4)[..., 0]
+    offsets = arg.astype(np.uint8 if ph * pw <= 256 else np.int32)
+    return out.copy(), (x, {"pool_height": ph, "pool_width": pw, "stride": stride}, offsets)
+
+
+def max_pool_backward_naive(dout, cache):
+    """The oracle of :func:`fastnn.layers.max_pool_backward_naive`: same inputs, returns and cache."""
+    x, pool_param, arg = cache
+    pw, stride = pool_param["pool_width"], pool_param["stride"]
+    n, c, ho, wo = dout.shape
+    rows = np.arange(ho)[:, None] * stride + arg // pw
+    cols = np.arange(wo)[None, :] * stride + arg % pw
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    index = np.ix_(range(n), range(c))
+    np.add.at(dx, (index[0][..., None, None], index[1][..., None, None], rows, cols), dout)
+    return dx
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """The oracle of :func:`fastnn.layers.spatial_batchnorm_forward`: the course's transpose to (N*H*W, C) around batchnorm."""
+    n, c, h, w = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    out, (xhat, gamma, inv_std, mode) = batchnorm_forward(rows, gamma, beta, bn_param)
+    back = lambda a: a.reshape(n, h, w, c).transpose(0, 3, 1, 2).copy()  # noqa: E731
+    return back(out), (back(xhat), gamma, inv_std, mode)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """The oracle of :func:`fastnn.layers.spatial_batchnorm_backward`: same inputs, returns and cache."""
+    xhat, gamma, inv_std, mode = cache
+    n, c, h, w = dout.shape
+    rows = lambda a: a.transpose(0, 2, 3, 1).reshape(-1, c)  # noqa: E731
+    dx, dgamma, dbeta = batchnorm_backward(rows(dout), (rows(xhat), gamma, inv_std, mode))
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2).copy(), dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """The oracle of :func:`fastnn.layers.spatial_groupnorm_forward`: same inputs, returns and cache."""
+    eps = gn_param.get("eps", 1e-5)
+    n = x.shape[0]
+    groups = x.reshape(n, G, -1)
+    mean = groups.mean(axis=2, keepdims=True)
+    var = groups.var(axis=2, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = ((groups - mean) * inv_std).reshape(x.shape)
+    return gamma * xhat + beta, (xhat, gamma, inv_std.reshape(n, G), G)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """The oracle of :func:`fastnn.layers.spatial_groupnorm_backward`: same inputs, returns and cache."""
+    xhat, gamma, inv_std, G = cache
+    n = dout.shape[0]
+    dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dxhat = (dout * gamma).reshape(n, G, -1)
+    h = xhat.reshape(n, G, -1)
+    m = h.shape[2]
+    inv = inv_std.reshape(n, G, 1)
+    dx = inv / m * (m * dxhat - dxhat.sum(axis=2, keepdims=True) - h * (dxhat * h).sum(axis=2, keepdims=True))
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    """Convolution then ReLU; cache (conv_cache, relu_cache) as the course's layer_utils."""
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    out, relu_cache = relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout, cache):
+    """Backward pass of conv_relu_forward: (dx, dw, db)."""
+    conv_cache, relu_cache = cache
+    return conv_backward_naive(relu_backward(dout, relu_cache), conv_cache)
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    """Convolution, ReLU, max pool; cache (conv_cache, relu_cache, pool_cache)."""
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_naive(s, pool_param)
+    return out, (conv_cache, relu_cache, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache):
+    """Backward pass of conv_relu_pool_forward: (dx, dw, db)."""
+    conv_cache, relu_cache, pool_cache = cache
+    ds = max_pool_backward_naive(dout, pool_cache)
+    return conv_backward_naive(relu_backward(ds, relu_cache), conv_cache)
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """Convolution, spatial batchnorm, ReLU; cache (conv_cache, bn_cache, relu_cache)."""
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_bn_relu_backward(dout, cache):
+    """Backward pass of conv_bn_relu_forward: (dx, dw, db, dgamma, dbeta)."""
+    conv_cache, bn_cache, relu_cache = cache
+    dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
+    dx, dw, db = conv_backward_naive(dan, conv_cache)
+    return dx, dw, db, dgamma, dbeta

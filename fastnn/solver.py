@@ -47,6 +47,7 @@ from tqdm import tqdm
 import fastnn.layers
 from fastnn import checkpoint, optim
 from fastnn.augment import Augment
+from fastnn.classifiers.base import from_checkpoint_state, is_own_model
 from fastnn.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from fastnn.validation import is_integer, is_real
 
@@ -291,7 +292,7 @@ class Solver:
     def _state(self):
         """The Solver as plain data for fastnn.checkpoint (private config keys, such as an update's owner, left out)."""
         m = self.model
-        if type(m) in (TwoLayerNet, FullyConnectedNet):
+        if is_own_model(m):
             model = m.checkpoint_state()
         else:
             model = {"foreign": f"{type(m).__module__}.{type(m).__qualname__}", "params": m.params}
@@ -368,7 +369,7 @@ class Solver:
             if "foreign" in saved:
                 raise ValueError(f"model: the checkpoint holds a {saved['foreign']}, which only its own code can "
                                  f"build; pass model= (its params are then restored)")
-            model = FullyConnectedNet.from_checkpoint_state(saved)
+            model = from_checkpoint_state(saved)
         else:
             params = saved["params"] if "foreign" in saved else saved["attributes"]["params"]
             model.params = dict(params)

@@ -120,6 +120,37 @@ def limit_threads(n):
             numba.set_num_threads(previous)
 
 
+_blas_libraries = None
+
+
+@contextlib.contextmanager
+def serial_blas():
+    """
+    Every loaded BLAS library at one thread for the duration, then back to
+    its count: for kernels that call BLAS (Numba's ``np.dot``) from inside
+    their own parallel region, one GEMM per thread, where BLAS threads of
+    their own would oversubscribe the cores.  It sets the libraries' counts
+    directly (a C call each, about a microsecond); threadpoolctl's
+    ``threadpool_limits`` took 2 ms a call here, scanning the process's
+    libraries every time.  The counts are process-wide, so another Python
+    thread's BLAS calls meanwhile run single-threaded too.
+    """
+    global _blas_libraries
+    if _blas_libraries is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS under Numba's np.dot, loaded before the scan)
+        from threadpoolctl import ThreadpoolController
+
+        _blas_libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    previous = [lib.get_num_threads() for lib in _blas_libraries]
+    for lib in _blas_libraries:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, count in zip(_blas_libraries, previous):
+            lib.set_num_threads(count)
+
+
 def describe():
     """One line naming the threading layer and the thread counts in use."""
     import numba

@@ -232,3 +232,61 @@ def is_integer(value):
 def is_real(value):
     """A Python or NumPy real number (int or float), and not a bool."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _param_int(param_name, param, key, minimum):
+    value = param.get(key)
+    if not is_integer(value) or value < minimum:
+        raise ValueError(f"{param_name}['{key}']: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _output_size(what, size, window, stride, pad=0):
+    """1 + (size + 2 pad - window) / stride, which must be a whole number of at least 1."""
+    padded = f"{size} + 2 * {pad}" if pad else f"{size}"
+    span = size + 2 * pad - window
+    if span < 0:
+        raise ValueError(f"{what}: the window of {window} does not fit in the input of {padded} = {size + 2 * pad}")
+    if span % stride:
+        raise ValueError(
+            f"{what}: ({padded} - {window}) = {span} is not a multiple of the stride {stride}, so the windows "
+            f"do not end at the input's edge (the course's strided code would drop the rest silently); "
+            f"change the pad, stride or input size"
+        )
+    return 1 + span // stride
+
+
+def check_conv_params(x, w, b, conv_param):
+    """Check x (N, C, H, W), w (F, C, HH, WW), b (F,) and conv_param; return (stride, pad, Ho, Wo)."""
+    if not isinstance(conv_param, dict):
+        raise TypeError(f"conv_param: expected a dict with 'stride' and 'pad', got {type(conv_param).__name__}")
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_ndim("w", w, 4, "(F, C, HH, WW)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"w: expected shape (F, {x.shape[1]}, HH, WW) since x of shape {x.shape} has C = {x.shape[1]} channels, "
+            f"got shape {w.shape}"
+        )
+    if w.shape[2] < 1 or w.shape[3] < 1:
+        raise ValueError(f"w: expected filters of at least 1 x 1, got shape {w.shape}")
+    check_shape("b", b, (w.shape[0],), f"one bias per filter, F = {w.shape[0]}")
+    stride = _param_int("conv_param", conv_param, "stride", 1)
+    pad = _param_int("conv_param", conv_param, "pad", 0)
+    ho = _output_size("conv_param: height", x.shape[2], w.shape[2], stride, pad)
+    wo = _output_size("conv_param: width", x.shape[3], w.shape[3], stride, pad)
+    return stride, pad, ho, wo
+
+
+def check_pool_params(x, pool_param):
+    """Check x (N, C, H, W) and pool_param; return (pool_height, pool_width, stride, Ho, Wo)."""
+    if not isinstance(pool_param, dict):
+        raise TypeError(
+            f"pool_param: expected a dict with 'pool_height', 'pool_width' and 'stride', got {type(pool_param).__name__}"
+        )
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    ph = _param_int("pool_param", pool_param, "pool_height", 1)
+    pw = _param_int("pool_param", pool_param, "pool_width", 1)
+    stride = _param_int("pool_param", pool_param, "stride", 1)
+    ho = _output_size("pool_param: height", x.shape[2], ph, stride)
+    wo = _output_size("pool_param: width", x.shape[3], pw, stride)
+    return ph, pw, stride, ho, wo

@@ -34,7 +34,7 @@ def test_names_are_unique_and_cover_the_layer_api():
     assert len(catalog.BY_NAME) == len(catalog.LAYERS)
     assert L.__all__ == catalog.function_names("cpu")
     with pytest.raises(KeyError, match="known: affine"):
-        catalog.get("conv")
+        catalog.get("conv3d")
 
 
 def test_copies_of_params_are_fresh():

@@ -21,7 +21,8 @@ def test_backward_matches_numerical_gradient(check):
 def test_tolerances_are_the_issue_bounds():
     bounds = {"affine": 1e-8, "relu": 1e-8, "affine_relu": 1e-8, "softmax_loss": 1e-7, "svm_loss": 1e-7, "dropout": 1e-9,
               "batchnorm": 1e-7, "batchnorm (test mode)": 1e-7, "batchnorm_alt": 1e-7, "layernorm": 1e-7,
-              "affine_batchnorm_relu": 1e-6, "affine_layernorm_relu": 1e-6}
+              "affine_batchnorm_relu": 1e-6, "affine_layernorm_relu": 1e-6,
+              "conv": 1e-8, "max_pool": 1e-11, "conv_relu": 1e-8, "conv_relu_pool": 1e-8, "conv_bn_relu": 1e-6}
     for entry in catalog.LAYERS:
         assert entry.gradcheck_tolerance <= bounds.get(entry.name, 1e-7), entry.name
 

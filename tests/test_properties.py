@@ -85,3 +85,57 @@ def test_relu_is_idempotent_and_nonnegative(x):
     out, _ = L.relu_forward(x)
     assert np.all(out >= 0)
     np.testing.assert_array_equal(L.relu_forward(out)[0], out)
+
+
+# ------------------------------------------------ convolution and pooling
+# Geometries are drawn output-first, so every one divides evenly: stride 1
+# to 3, pad 0 to 3, filters and windows 1 to 4 on each side (1x1 and
+# rectangular ones included), N and C from 1.  Values come either from a
+# wide range or from five small integers, where pooling windows tie.
+
+tie_values = st.sampled_from([-2.0, -1.0, 0.0, 1.0, 2.0])
+
+
+@st.composite
+def conv_geometry(draw):
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 3))
+    hh, ww = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ho, wo = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = (ho - 1) * stride + hh - 2 * pad, (wo - 1) * stride + ww - 2 * pad
+    if h < 1 or w < 1:  # too much padding for so small an output: grow the input by whole strides
+        grow = -(-max(1 - h, 1 - w, 0) // stride)
+        h, w = h + grow * stride, w + grow * stride
+    n, c, f = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    return (n, c, h, w), (f, c, hh, ww), {"stride": stride, "pad": pad}
+
+
+@st.composite
+def conv_inputs(draw):
+    dtype = draw(dtypes)
+    x_shape, w_shape, conv_param = draw(conv_geometry())
+    elements = draw(st.sampled_from([values, tie_values]))
+    arrays = [draw(hnp.arrays(dtype, shape, elements=elements)) for shape in (x_shape, w_shape, (w_shape[0],))]
+    return dtype, arrays, conv_param
+
+
+@st.composite
+def pool_inputs(draw):
+    dtype = draw(dtypes)
+    ph, pw, stride = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    ho, wo = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), (ho - 1) * stride + ph, (wo - 1) * stride + pw)
+    x = draw(hnp.arrays(dtype, shape, elements=draw(st.sampled_from([values, tie_values]))))
+    return dtype, x, {"pool_height": ph, "pool_width": pw, "stride": stride}
+
+
+@given(conv_inputs())
+def test_conv_agrees_with_reference(case):
+    dtype, arrays, conv_param = case
+    check_layer("conv", dtype, inputs=arrays, params=[conv_param])
+    check_layer("conv_relu", dtype, inputs=arrays, params=[conv_param])
+
+
+@given(pool_inputs())
+def test_max_pool_agrees_with_reference(case):
+    dtype, x, pool_param = case
+    check_layer("max_pool", dtype, inputs=[x], params=[pool_param])

@@ -63,10 +63,11 @@ def load_torch():
 
 
 def row_names(entry):
-    """The kernels of an entry's bench rows, in order: the loss; or forward, ``forward out=``, backward."""
+    """The kernels of an entry's bench rows, in order: the loss; or forward, ``forward out=``, backward, forward + backward."""
     if entry.is_loss:
         return [entry.name]
-    return [entry.forward, *([f"{entry.forward} out="] if entry.bench_out else []), entry.backward]
+    return [entry.forward, *([f"{entry.forward} out="] if entry.bench_out else []), entry.backward,
+            *([f"{entry.name} forward + backward"] if entry.bench_round_trip else [])]
 
 
 def layer_cases(entry, size, dtype, torch=None, seed=0):
@@ -86,28 +87,35 @@ def layer_cases(entry, size, dtype, torch=None, seed=0):
     if torch is not None and entry.torch is not None:
         extra = [a for a in params if isinstance(a, np.ndarray)]
         tensors = [torch.from_numpy(a) for a in (*arrays, *extra)]
-    flops, nbytes = entry.cost(arrays, False)
+    flops, nbytes = entry.cost(arrays, params, False)
     if entry.is_loss:
-        return [Case(entry.name, label, dtype, forward(R), forward(L), entry.torch(torch, tensors, False) if tensors else None,
+        return [Case(entry.name, label, dtype, forward(R), forward(L), entry.torch(torch, tensors, False, params) if tensors else None,
                      flops, nbytes, entry.note)]
     out, cache = forward(L)()
     _, ref_cache = forward(R)()
     dout = rng.standard_normal(out.shape).astype(dtype)
     if tensors:
         tensors.append(torch.from_numpy(dout))
-    forward_name, *_, backward_name = row_names(entry)
-    cases = [Case(forward_name, label, dtype, forward(R), forward(L), entry.torch(torch, tensors, False) if tensors else None,
+    cases = [Case(entry.forward, label, dtype, forward(R), forward(L), entry.torch(torch, tensors, False, params) if tensors else None,
                   flops, nbytes, entry.note)]
     if entry.bench_out:
         buffer = np.empty_like(out)
-        torch_out = entry.torch(torch, tensors, False, out=torch.from_numpy(buffer)) if tensors else None
+        torch_out = entry.torch(torch, tensors, False, params, out=torch.from_numpy(buffer)) if tensors else None
         cases.append(Case(f"{entry.forward} out=", label, dtype, forward(R),
                           lambda: getattr(L, entry.forward)(*arrays, *fresh(params), out=buffer), torch_out, flops, nbytes,
                           "into a preallocated buffer"))
-    flops, nbytes = entry.cost(arrays, True)
+    flops, nbytes = entry.cost(arrays, params, True)
     backward = lambda lib, c: lambda: getattr(lib, entry.backward)(dout, c)  # noqa: E731
-    cases.append(Case(backward_name, label, dtype, backward(R, ref_cache), backward(L, cache),
-                      entry.torch(torch, tensors, True) if tensors else None, flops, nbytes))
+    torch_backward = entry.torch(torch, tensors, True, params) if tensors else None
+    cases.append(Case(entry.backward, label, dtype, backward(R, ref_cache), backward(L, cache), torch_backward, flops, nbytes))
+    if entry.bench_round_trip:
+        both = lambda lib: lambda: getattr(lib, entry.backward)(dout, forward(lib)()[1])  # noqa: E731
+        torch_both = None
+        if torch_backward is not None:
+            torch_forward = cases[0].torch
+            torch_both = lambda: (torch_forward(), torch_backward())  # noqa: E731
+        flops, nbytes = entry.cost(arrays, params, "both")
+        cases.append(Case(f"{entry.name} forward + backward", label, dtype, both(R), both(L), torch_both, flops, nbytes))
     return cases
 
 

@@ -52,10 +52,10 @@ def _layer_rows(G, entry, size, torch, repeats):
 
     def row(name, fastnn, backward):
         fns = {"fastnn": fastnn}
-        compare = entry.torch(torch, tensors, backward) if tensors else None
+        compare = entry.torch(torch, tensors, backward, params) if tensors else None
         if compare is not None:
             fns["torch"] = compare
-        flops, nbytes = entry.cost(arrays, backward)
+        flops, nbytes = entry.cost(arrays, params, backward)
         work, unit = (flops, "TFLOP/s") if flops else (nbytes, "GB/s")
         return (name, label, _timed(fns, G.synchronize, repeats), work, unit)
 

@@ -22,11 +22,10 @@ fastnn's extras, keyword arguments after the course's:
   gives the same results in plain NumPy)
 """
 
-import importlib
-
 import numpy as np
 
 import fastnn.layers as _fastnn_layers
+from fastnn.classifiers.base import Model
 from fastnn.init import get_init
 from fastnn.validation import is_integer, is_real
 
@@ -38,7 +37,7 @@ def _check_dims(name, dims):
         raise ValueError(f"{name}: expected positive integers, got {dims!r}")
 
 
-class _AffineReluNet:
+class _AffineReluNet(Model):
     """{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax, shared by both models."""
 
     _casts_input = True
@@ -61,32 +60,6 @@ class _AffineReluNet:
                 self.params[f"beta{i + 1}"] = np.zeros(dims[i + 1])
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
-
-    def checkpoint_state(self):
-        """
-        The model as plain data for fastnn.checkpoint: its class, layer
-        module, dtype and attributes (params, reg, dropout_param, bn_params
-        with the running averages, ...), arrays and JSON values only.
-        """
-        attributes = {k: v for k, v in vars(self).items() if k not in ("layers", "dtype")}
-        return {"class": type(self).__name__, "layers": self.layers.__name__, "dtype": np.dtype(self.dtype).name,
-                "attributes": attributes}
-
-    @staticmethod
-    def from_checkpoint_state(state):
-        """The model that checkpoint_state() described; only fastnn's own classes and layer modules."""
-        classes = {"TwoLayerNet": TwoLayerNet, "FullyConnectedNet": FullyConnectedNet}
-        modules = ("fastnn.layers", "fastnn.reference")
-        if state.get("class") not in classes or state.get("layers") not in modules:
-            raise ValueError(
-                f"model: a checkpoint can rebuild {sorted(classes)} on {list(modules)}, "
-                f"got {state.get('class')!r} on {state.get('layers')!r}"
-            )
-        model = object.__new__(classes[state["class"]])
-        vars(model).update(state["attributes"])
-        model.layers = importlib.import_module(state["layers"])
-        model.dtype = np.dtype(state["dtype"]).type
-        return model
 
     def loss(self, X, y=None):
         """

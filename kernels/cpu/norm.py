@@ -16,8 +16,9 @@ scalar; IEEE results (inf, NaN) are what these formulas want anyway.
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from fastnn.kernels.cpu.dispatch import is_large
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 
 
@@ -150,3 +151,250 @@ def layernorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta):
     for j in range(d):
         dbeta[j] = acc_g[j]
         dgamma[j] = acc_gh[j]
+
+
+# ------------------------------------------------- spatial normalisations
+# On x viewed as (N, C, P) with P = H * W, so that every (n, c) plane is a
+# contiguous run.  Spatial batchnorm's statistics are per channel, over N
+# and P; group normalisation's per (n, group), over the group's channels and
+# P.  Each span function covers work items [start, stop) (channels, planes
+# or (n, group) rows), and a prange driver runs it item by item on large
+# inputs; the items never write the same memory.
+
+
+@njit(cache=True, error_model="numpy")
+def channel_moments_span(x3, mean, var, start, stop):
+    """Mean and biased variance, in float64, of channels [start, stop) of x3 (N, C, P)."""
+    n, _, p = x3.shape
+    count = n * p
+    for c in range(start, stop):
+        total = 0.0
+        for i in range(n):
+            row = x3[i, c]
+            for j in range(p):
+                total += row[j]
+        m = total / count
+        squares = 0.0
+        for i in range(n):
+            row = x3[i, c]
+            for j in range(p):
+                t = row[j] - m
+                squares += t * t
+        mean[c] = m
+        var[c] = squares / count
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _channel_moments_parallel(x3, mean, var):
+    for c in prange(x3.shape[1]):
+        channel_moments_span(x3, mean, var, c, c + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def normalize_channels_span(x3, mean, inv_std, gamma, beta, xhat3, out3, start, stop):
+    """Planes [start, stop) of (N*C): ``xhat = (x - mean[c]) * inv_std[c]``, ``out = gamma[c] * xhat + beta[c]``."""
+    channels = x3.shape[1]
+    t = x3.dtype.type
+    for q in range(start, stop):
+        i, c = q // channels, q % channels
+        row, hrow, orow = x3[i, c], xhat3[i, c], out3[i, c]
+        m, inv, g, b = mean[c], inv_std[c], gamma[c], beta[c]
+        for j in range(row.size):
+            h = t((row[j] - m) * inv)
+            hrow[j] = h
+            orow[j] = g * h + b
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _normalize_channels_parallel(x3, mean, inv_std, gamma, beta, xhat3, out3):
+    for q in prange(x3.shape[0] * x3.shape[1]):
+        normalize_channels_span(x3, mean, inv_std, gamma, beta, xhat3, out3, q, q + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def channel_grad_sums_span(dout3, xhat3, sum_g, sum_gh, start, stop):
+    """sum(dout) and sum(dout * xhat) of channels [start, stop), in float64."""
+    n, _, p = dout3.shape
+    for c in range(start, stop):
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(n):
+            drow, hrow = dout3[i, c], xhat3[i, c]
+            for j in range(p):
+                s1 += drow[j]
+                s2 += drow[j] * hrow[j]
+        sum_g[c] = s1
+        sum_gh[c] = s2
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _channel_grad_sums_parallel(dout3, xhat3, sum_g, sum_gh):
+    for c in prange(dout3.shape[1]):
+        channel_grad_sums_span(dout3, xhat3, sum_g, sum_gh, c, c + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def spatial_batchnorm_dx_span(dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx3, start, stop):
+    """Planes [start, stop) of dx: batchnorm's closed form per channel (train), or ``dout * gamma * inv_std`` (test)."""
+    n, channels, p = dout3.shape
+    count = n * p
+    t = dout3.dtype.type
+    for q in range(start, stop):
+        i, c = q // channels, q % channels
+        drow, hrow, dxrow = dout3[i, c], xhat3[i, c], dx3[i, c]
+        g, inv = gamma[c], inv_std[c]
+        s1, s2 = g * sum_g[c], g * sum_gh[c]
+        for j in range(p):
+            dh = drow[j] * g
+            if train:
+                dxrow[j] = t(inv / count * ((count * dh - s1) - hrow[j] * s2))
+            else:
+                dxrow[j] = t(dh * inv)
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _spatial_batchnorm_dx_parallel(dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx3):
+    for q in prange(dout3.shape[0] * dout3.shape[1]):
+        spatial_batchnorm_dx_span(dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx3, q, q + 1)
+
+
+def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running_var, momentum):
+    """
+    Spatial batch normalisation of x3 (N, C, P), statistics per channel.
+
+    Returns
+    -------
+    out, xhat : ndarrays of x3's shape
+    inv_std : float64 ndarray, shape (C,)
+    mean, var : float64 ndarrays, shape (C,)
+        The batch statistics (train) or the running ones (test).
+    """
+    c = x3.shape[1]
+    if train:
+        mean, var = np.empty(c), np.empty(c)
+        if is_large(x3):
+            _channel_moments_parallel(x3, mean, var)
+        else:
+            channel_moments_span(x3, mean, var, 0, c)
+    else:
+        mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat, out = np.empty_like(x3), np.empty_like(x3)
+    if is_large(x3):
+        _normalize_channels_parallel(x3, mean, inv_std, gamma, beta, xhat, out)
+    else:
+        normalize_channels_span(x3, mean, inv_std, gamma, beta, xhat, out, 0, x3.shape[0] * c)
+    return out, xhat, inv_std, mean, var
+
+
+def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
+    """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation."""
+    n, c, _ = dout3.shape
+    sum_g, sum_gh = np.empty(c), np.empty(c)
+    dx = np.empty_like(dout3)
+    if is_large(dout3):
+        _channel_grad_sums_parallel(dout3, xhat3, sum_g, sum_gh)
+        _spatial_batchnorm_dx_parallel(dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
+    else:
+        channel_grad_sums_span(dout3, xhat3, sum_g, sum_gh, 0, c)
+        spatial_batchnorm_dx_span(dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx, 0, n * c)
+    return dx, sum_gh.astype(dout3.dtype), sum_g.astype(dout3.dtype)
+
+
+@njit(cache=True, error_model="numpy")
+def groupnorm_forward_span(x4, gamma, beta, eps, xhat4, out4, inv_std, start, stop):
+    """Rows [start, stop) of (n, group) of x4 (N, G, C/G, P): normalised over the group, scaled per channel."""
+    groups, cg, p = x4.shape[1], x4.shape[2], x4.shape[3]
+    count = cg * p
+    t = x4.dtype.type
+    for r in range(start, stop):
+        i, g = r // groups, r % groups
+        block = x4[i, g]
+        total = 0.0
+        for k in range(cg):
+            for j in range(p):
+                total += block[k, j]
+        m = total / count
+        squares = 0.0
+        for k in range(cg):
+            for j in range(p):
+                d = block[k, j] - m
+                squares += d * d
+        inv = 1.0 / math.sqrt(squares / count + eps)
+        inv_std[i, g] = t(inv)
+        for k in range(cg):
+            c = g * cg + k
+            row, hrow, orow = block[k], xhat4[i, g, k], out4[i, g, k]
+            for j in range(p):
+                h = t((row[j] - m) * inv)
+                hrow[j] = h
+                orow[j] = gamma[c] * h + beta[c]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _groupnorm_forward_parallel(x4, gamma, beta, eps, xhat4, out4, inv_std):
+    for r in prange(x4.shape[0] * x4.shape[1]):
+        groupnorm_forward_span(x4, gamma, beta, eps, xhat4, out4, inv_std, r, r + 1)
+
+
+@njit(cache=True, error_model="numpy")
+def groupnorm_backward_span(dout4, xhat4, gamma, inv_std, dx4, part_gh, part_g, start, stop):
+    """
+    Rows [start, stop) of (n, group): dx by layernorm's closed form over the
+    group, and each channel's sums of dout * xhat and dout for image n into
+    part_gh[n, c] and part_g[n, c] (float64), which the caller adds over n.
+    """
+    groups, cg, p = dout4.shape[1], dout4.shape[2], dout4.shape[3]
+    count = cg * p
+    t = dout4.dtype.type
+    for r in range(start, stop):
+        i, g = r // groups, r % groups
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(cg):
+            c = g * cg + k
+            drow, hrow = dout4[i, g, k], xhat4[i, g, k]
+            sg = 0.0
+            sgh = 0.0
+            for j in range(p):
+                sg += drow[j]
+                sgh += drow[j] * hrow[j]
+            part_g[i, c] = sg
+            part_gh[i, c] = sgh
+            s1 += gamma[c] * sg
+            s2 += gamma[c] * sgh
+        inv = inv_std[i, g]
+        for k in range(cg):
+            c = g * cg + k
+            drow, hrow, dxrow = dout4[i, g, k], xhat4[i, g, k], dx4[i, g, k]
+            for j in range(p):
+                dxrow[j] = t(inv / count * (count * drow[j] * gamma[c] - s1 - hrow[j] * s2))
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _groupnorm_backward_parallel(dout4, xhat4, gamma, inv_std, dx4, part_gh, part_g):
+    for r in prange(dout4.shape[0] * dout4.shape[1]):
+        groupnorm_backward_span(dout4, xhat4, gamma, inv_std, dx4, part_gh, part_g, r, r + 1)
+
+
+def groupnorm_forward(x4, gamma, beta, eps):
+    """Group normalisation of x4 (N, G, C/G, P); gamma and beta flat (C,). Returns out, xhat, inv_std (N, G)."""
+    xhat, out = np.empty_like(x4), np.empty_like(x4)
+    inv_std = np.empty(x4.shape[:2], x4.dtype)
+    if is_large(x4):
+        _groupnorm_forward_parallel(x4, gamma, beta, eps, xhat, out, inv_std)
+    else:
+        groupnorm_forward_span(x4, gamma, beta, eps, xhat, out, inv_std, 0, x4.shape[0] * x4.shape[1])
+    return out, xhat, inv_std
+
+
+def groupnorm_backward(dout4, xhat4, gamma, inv_std):
+    """dx of dout4's shape (N, G, C/G, P), dgamma and dbeta flat (C,)."""
+    n, groups, cg, _ = dout4.shape
+    dx = np.empty_like(dout4)
+    part_gh, part_g = np.empty((n, groups * cg)), np.empty((n, groups * cg))
+    if is_large(dout4):
+        _groupnorm_backward_parallel(dout4, xhat4, gamma, inv_std, dx, part_gh, part_g)
+    else:
+        groupnorm_backward_span(dout4, xhat4, gamma, inv_std, dx, part_gh, part_g, 0, n * groups)
+    return dx, part_gh.sum(axis=0).astype(dout4.dtype), part_g.sum(axis=0).astype(dout4.dtype)
