@@ -43,18 +43,23 @@ class Augment:
     def __call__(self, X):
         """
         Inputs:
-        - X: Images as rows, of shape (N, side * side)
+        - X: Images as rows, of shape (N, side * side), or as one-channel
+          images, of shape (N, 1, side, side)
 
         Returns:
         - Augmented copy of X, of the same shape and dtype
         """
         X = np.ascontiguousarray(X)
-        if X.ndim != 2 or X.shape[1] != self.side * self.side:
-            raise ValueError(f"X: expected shape (N, {self.side * self.side}) of {self.side}x{self.side} images, got {X.shape}")
+        side = self.side
+        if not (X.ndim == 2 and X.shape[1] == side * side or X.ndim == 4 and X.shape[1:] == (1, side, side)):
+            raise ValueError(f"X: expected shape (N, {side * side}) or (N, 1, {side}, {side}) of {side}x{side} images, "
+                             f"got {X.shape}")
+        shape = X.shape
+        X = X.reshape(shape[0], side * side)
         n = X.shape[0]
         shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, (n, 2)).astype(np.float64)
         angles = np.deg2rad(self.rng.uniform(-self.max_degrees, self.max_degrees, n))
         noise = (self.rng.standard_normal(X.shape) * self.noise_std).astype(X.dtype)
         out = np.empty_like(X)
         kernels.shift_rotate_noise(X, self.side, shifts, angles, noise, out)
-        return out
+        return out.reshape(shape)

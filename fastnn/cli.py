@@ -67,6 +67,13 @@ def _output_file(suffix):
     return check
 
 
+def _odd_size(text):
+    value = _positive_int(text)
+    if value % 2 == 0:
+        raise argparse.ArgumentTypeError(f"expected an odd size, which padding keeps the image size with, got {text}")
+    return value
+
+
 def _hidden_sizes(text):
     try:
         sizes = tuple(int(v) for v in text.split(","))
@@ -94,6 +101,7 @@ def _add_train_parser(commands):
     from fastnn.digits.seed import SeedRecipe
 
     seed_defaults, net = SeedRecipe(), DefaultRecipe()
+    from fastnn.digits.recipe import CNN_RECIPE as cnn
     p = commands.add_parser(
         "train",
         help="train a classifier on the bundled digits",
@@ -113,14 +121,17 @@ def _add_train_parser(commands):
     # other recipe is an error rather than silently ignored; the defaults
     # below are filled in afterwards.
     g = p.add_argument_group("the default recipe")
-    g.add_argument("--model", choices=("two-layer", "fc"), help=f"default {net.model}")
+    g.add_argument("--model", choices=("two-layer", "fc", "cnn"),
+                   help=f"default {net.model}; cnn: ThreeLayerConvNet on 1x8x8 images (conv, ReLU, 2x2 max pool, affine, ReLU, affine)")
     g.add_argument("--optimizer", choices=(*optim.RULES, *_OPTIMIZER_ALIASES), help=f"default {net.optimizer}")
-    g.add_argument("--epochs", type=_positive_int, help=f"default {net.epochs}")
+    g.add_argument("--epochs", type=_positive_int, help=f"default {net.epochs} ({cnn.epochs} with --model cnn)")
+    g.add_argument("--filters", type=_positive_int, help=f"--model cnn: convolution filters (default {cnn.filters})")
+    g.add_argument("--filter-size", type=_odd_size, help=f"--model cnn: filter height and width, odd (default {cnn.filter_size})")
     g.add_argument("--dropout", type=_keep_probability, help=f"keep probability (default {net.dropout}: none)")
     g.add_argument("--norm", choices=("batchnorm", "layernorm", "none"), help=f"default {net.norm}")
     g.add_argument("--init", choices=("he", "xavier", "normal", "uniform"), help=f"default {net.init}")
     g.add_argument("--augment", action="store_const", const=True, help="random shifts, small rotations and noise per batch")
-    g.add_argument("--ensemble", type=_positive_int, help=f"nets averaged (default {net.ensemble})")
+    g.add_argument("--ensemble", type=_positive_int, help=f"nets averaged (default {net.ensemble}, {cnn.ensemble} with --model cnn)")
     g.add_argument("--plot", metavar="FILE.png", type=_output_file(".png"), help="loss and train/validation accuracy curves (matplotlib)")
     g.add_argument("--metrics", metavar="FILE.json", type=_output_file(".json"), help="write the final numbers as JSON")
     s = p.add_argument_group("--seed-recipe only")
@@ -140,8 +151,9 @@ def _add_train_parser(commands):
     s.add_argument("--backend", choices=("cpu", "cuda"), help="cuda: train with fastnn.cuda on the GPU (default cpu)")
     s.add_argument("--flush-subnormals", action="store_const", const=True, help="fused engine: set subnormal loss gradients to zero")
     p.set_defaults(recipe_flags={
-        "model": net.model, "optimizer": net.optimizer, "epochs": net.epochs, "dropout": net.dropout, "norm": net.norm,
-        "init": net.init, "augment": False, "ensemble": net.ensemble, "plot": None, "metrics": None,
+        "model": net.model, "optimizer": net.optimizer, "epochs": None, "dropout": None, "norm": None,
+        "init": net.init, "augment": False, "ensemble": None, "filters": None, "filter_size": None, "plot": None,
+        "metrics": None,
     }, seed_recipe_flags={
         "iters": seed_defaults.iters, "eval_every": seed_defaults.eval_every, "engine": "fused", "compare": False,
         "backend": "cpu", "flush_subnormals": False,
@@ -182,18 +194,34 @@ def _run_recipe(args):
     import json
 
     from fastnn.digits.data import digits_split
-    from fastnn.digits.recipe import DefaultRecipe, plot_history, train_recipe
+    from fastnn.digits.recipe import CNN_RECIPE, DefaultRecipe, plot_history, train_recipe
 
+    base = CNN_RECIPE if args.model == "cnn" else DefaultRecipe()
+    given = {"--filters": args.filters, "--filter-size": args.filter_size} if args.model != "cnn" else {
+        "--norm": args.norm, "--dropout": args.dropout}
+    stray = [flag for flag, value in given.items() if value is not None]
+    if stray:
+        which = "--model cnn" if args.model != "cnn" else "the fully connected models"
+        verb = "applies" if len(stray) == 1 else "apply"
+        print(f"fastnn train: error: {', '.join(stray)} {verb} only to {which}", file=sys.stderr)
+        raise SystemExit(2)
+    norm = args.norm or base.norm
     recipe = DefaultRecipe(
-        model=args.model, hidden=args.hidden or DefaultRecipe.hidden, optimizer=_OPTIMIZER_ALIASES.get(args.optimizer, args.optimizer),
-        lr=args.lr or DefaultRecipe.lr, epochs=args.epochs, batch_size=args.batch_size or DefaultRecipe.batch_size,
-        dropout=args.dropout, norm=None if args.norm == "none" else args.norm, init=args.init, augment=args.augment,
-        ensemble=args.ensemble, seed=args.seed,
+        model=args.model, hidden=args.hidden or base.hidden, optimizer=_OPTIMIZER_ALIASES.get(args.optimizer, args.optimizer),
+        lr=args.lr or base.lr, epochs=args.epochs or base.epochs, batch_size=args.batch_size or base.batch_size,
+        dropout=args.dropout or base.dropout, norm=None if norm == "none" else norm, init=args.init, augment=args.augment,
+        ensemble=args.ensemble or base.ensemble, filters=args.filters or base.filters,
+        filter_size=args.filter_size or base.filter_size, seed=args.seed,
     )
     split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype or "float32"))
+    if recipe.model == "cnn":
+        net = (f"1x8x8-conv{recipe.filter_size}x{recipe.filter_size}x{recipe.filters}-pool-{recipe.hidden[0]}-10, "
+               f"{recipe.optimizer}")
+    else:
+        net = (f"64-{'-'.join(map(str, recipe.hidden))}-10, norm {recipe.norm}, dropout keep {recipe.dropout}, "
+               f"{recipe.optimizer}")
     print(
-        f"digits: {len(split.y_train)} train / {len(split.y_test)} test; {recipe.ensemble} x {recipe.model} "
-        f"64-{'-'.join(map(str, recipe.hidden))}-10, norm {recipe.norm}, dropout keep {recipe.dropout}, {recipe.optimizer} "
+        f"digits: {len(split.y_train)} train / {len(split.y_test)} test; {recipe.ensemble} x {recipe.model} {net} "
         f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment {recipe.augment}, seed {args.seed}"
     )
     result = train_recipe(recipe, split, progress=not args.no_progress)

@@ -14,7 +14,11 @@ over W1, W2 and W3.  The convolution, ReLU and pool run as
 ``conv_relu_pool_forward`` (bias and ReLU fused after the GEMM); the hidden
 layer as ``affine_relu_forward``.
 
-fastnn's extra, a keyword argument after the course's:
+fastnn's extras, keyword arguments after the course's:
+- init: None (the course's draw), or 'he', 'xavier', 'normal' or 'uniform'
+  from fastnn.init, drawn from ``np.random.default_rng(init_seed)``, with
+  the convolution's fan-in C * filter_size**2
+- init_seed: Seed for init
 - layers: The layer module, fastnn.layers by default (fastnn.reference
   gives the same results in plain NumPy)
 """
@@ -23,6 +27,7 @@ import numpy as np
 
 import fastnn.layers as _fastnn_layers
 from fastnn.classifiers.base import Model
+from fastnn.init import get_init
 from fastnn.validation import is_integer
 
 __all__ = ["ThreeLayerConvNet"]
@@ -41,11 +46,11 @@ class ThreeLayerConvNet(Model):
     - weight_scale: Standard deviation of the weights
     - reg: L2 regularisation strength
     - dtype: float32 or float64: the parameters, and X is cast to it
-    - layers: fastnn's extra (see the module docstring)
+    - init, init_seed, layers: fastnn's extras (see the module docstring)
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100, num_classes=10,
-                 weight_scale=1e-3, reg=0.0, dtype=np.float32, *, layers=_fastnn_layers):
+                 weight_scale=1e-3, reg=0.0, dtype=np.float32, *, init=None, init_seed=None, layers=_fastnn_layers):
         dims = (*tuple(input_dim), num_filters, filter_size, hidden_dim, num_classes)
         if len(tuple(input_dim)) != 3 or not all(is_integer(d) and d > 0 for d in dims):
             raise ValueError(f"input_dim (C, H, W), num_filters, filter_size, hidden_dim and num_classes: "
@@ -59,12 +64,20 @@ class ThreeLayerConvNet(Model):
         self.reg = reg
         self.dtype = dtype
         self.layers = layers
+        if init is None:
+            draw = lambda fan_in, fan_out: weight_scale * np.random.randn(fan_in, fan_out)  # noqa: E731
+        else:
+            make, rng = get_init(init), np.random.default_rng(init_seed)
+            draw = lambda fan_in, fan_out: make(fan_in, fan_out, rng, np.float64, weight_scale=weight_scale)  # noqa: E731
+        fan_in = c * filter_size * filter_size
+        # The course draws randn(F, C, fs, fs): the same numbers as a (F, C*fs*fs) draw.
+        w1 = (weight_scale * np.random.randn(num_filters, fan_in) if init is None else draw(fan_in, num_filters).T)
         self.params = {
-            "W1": weight_scale * np.random.randn(num_filters, c, filter_size, filter_size),
+            "W1": w1.reshape(num_filters, c, filter_size, filter_size),
             "b1": np.zeros(num_filters),
-            "W2": weight_scale * np.random.randn(num_filters * (h // 2) * (w // 2), hidden_dim),
+            "W2": draw(num_filters * (h // 2) * (w // 2), hidden_dim),
             "b2": np.zeros(hidden_dim),
-            "W3": weight_scale * np.random.randn(hidden_dim, num_classes),
+            "W3": draw(hidden_dim, num_classes),
             "b3": np.zeros(num_classes),
         }
         for k, v in self.params.items():

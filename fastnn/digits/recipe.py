@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn.augment import Augment
+from fastnn.classifiers.cnn import ThreeLayerConvNet
 from fastnn.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from fastnn.solver import Solver
 
@@ -38,12 +39,29 @@ class DefaultRecipe:
     batch_size: int = 64
     dropout: float = 1.0
     norm: str = "batchnorm"
+    filters: int = 32
+    filter_size: int = 3
     init: str = "he"
     augment: bool = False
     ensemble: int = 4
     reg: float = 0.0
     seed: int = 0
     val_fraction: float = 0.1
+
+
+#: ``fastnn train --model cnn``: one ThreeLayerConvNet on the digits as 1x8x8
+#: images, 64 filters of 5x5, hidden 512, He initialisation, Adam as above for
+#: 20 epochs.  Measured for seeds 0-4 (float32, 2-core machine): 0.9796,
+#: 0.9852, 0.9556, 0.9852, 0.9870, median 0.9852, about 5 s a run.  It is
+#: not the default: its median is one test digit in 540 above the default's
+#: (0.9833) while its weak seed 2 is seven digits worse (0.9556 against
+#: 0.9685).  Tried and measured worse (median, worst of seeds 0-4): 32 3x3
+#: filters, hidden 256: 0.9796, 0.9704; four of those averaged: 0.9815,
+#: 0.9648; four of the 64 5x5 nets averaged: 0.9833, 0.9611 (21 s); weight
+#: decay 1e-3, batches of 32 or lr 3e-3 with decay 0.85: 0.978-0.982;
+#: the course's draw (weight_scale 1e-2 or 0.1 for every layer): 0.93-0.976;
+#: shift/rotation/noise augmentation: 0.90.
+CNN_RECIPE = DefaultRecipe(model="cnn", hidden=(512,), epochs=20, ensemble=1, filters=64, filter_size=5, norm=None)
 
 
 @dataclass
@@ -64,8 +82,13 @@ def _model(recipe, dtype, seed):
         if len(recipe.hidden) != 1:
             raise ValueError(f"hidden: the two-layer model takes one hidden size, got {recipe.hidden}")
         return TwoLayerNet(64, recipe.hidden[0], 10, weight_scale=1e-2, reg=recipe.reg, dtype=dtype, init=recipe.init, init_seed=seed)
+    if recipe.model == "cnn":
+        if len(recipe.hidden) != 1:
+            raise ValueError(f"hidden: the ConvNet takes one hidden size, got {recipe.hidden}")
+        return ThreeLayerConvNet((1, 8, 8), recipe.filters, recipe.filter_size, recipe.hidden[0], 10, weight_scale=1e-2,
+                                 reg=recipe.reg, dtype=dtype, init=recipe.init, init_seed=seed)
     if recipe.model != "fc":
-        raise ValueError(f"model: expected 'two-layer' or 'fc', got {recipe.model!r}")
+        raise ValueError(f"model: expected 'two-layer', 'fc' or 'cnn', got {recipe.model!r}")
     return FullyConnectedNet(
         list(recipe.hidden), 64, 10, dropout_keep_ratio=recipe.dropout, normalization=recipe.norm,
         reg=recipe.reg, weight_scale=1e-2, dtype=dtype, init=recipe.init, init_seed=seed,
@@ -90,6 +113,8 @@ def train_recipe(recipe, split, progress=True):
     dtype = split.X_train.dtype
     scale = dtype.type(16)
     X, X_test = split.X_train / scale, split.X_test / scale
+    if recipe.model == "cnn":
+        X, X_test = X.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)
     start = time.perf_counter()
     probabilities = 0.0
     result = RecipeResult(0.0, 0.0)
