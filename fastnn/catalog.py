@@ -398,12 +398,23 @@ _CONV_CHECK = ((4, 3, 5, 5), (2, 3, 3, 3), 1, 1)
 # The course's ThreeLayerConvNet layer, a mid-sized layer, the notebook's
 # fast-layer size and the digits as 1x8x8 images.
 _CONV_BENCH = {"cpu": (((50, 3, 32, 32), (32, 3, 7, 7), 1, 3), ((64, 32, 16, 16), (64, 32, 3, 3), 1, 1),
-                       ((100, 3, 31, 31), (25, 3, 3, 3), 2, 1), ((64, 1, 8, 8), (16, 1, 3, 3), 1, 1))}
+                       ((100, 3, 31, 31), (25, 3, 3, 3), 2, 1), ((64, 1, 8, 8), (16, 1, 3, 3), 1, 1)),
+               # The CPU's two larger sizes, and a layer large enough to fill a GPU.
+               "cuda": (((50, 3, 32, 32), (32, 3, 7, 7), 1, 3), ((64, 32, 16, 16), (64, 32, 3, 3), 1, 1),
+                        ((256, 64, 32, 32), (128, 64, 3, 3), 1, 1))}
 # Tiling, overlapping (3x3 stride 2), gaps (stride 3 over a 2-wide window),
 # 1x1, the whole image, and one large enough for the parallel path.
 _POOL_SIZES = (((2, 3, 8, 8), 2, 2, 2), ((1, 1, 7, 7), 3, 3, 2), ((2, 2, 9, 8), 3, 2, 3), ((3, 2, 6, 6), 1, 1, 1),
                ((2, 3, 5, 7), 5, 7, 1), ((2, 2, 8, 8), 4, 2, 2), ((4, 8, 32, 32), 2, 2, 2))
 _SPATIAL_SIZES = ((2, 3, 4, 5), (1, 1, 3, 3), (8, 16, 32, 32))
+# On the simulator's 8x8 tiles of 4-deep K steps: 50 pixels, K = 18 and 3
+# filters (partial tiles everywhere); stride 2 with a rectangular filter; 9
+# filters, more than one tile of them; a 1x1 filter on one pixel, last, as
+# the GPU bench's tiny run takes each entry's last size.
+_CONV_GPU_SIZES = (((2, 2, 5, 5), (3, 2, 3, 3), 1, 1), ((2, 3, 7, 6), (4, 3, 3, 2), 2, 1),
+                   ((1, 2, 4, 4), (9, 2, 3, 3), 1, 2), ((1, 1, 1, 1), (1, 1, 1, 1), 1, 0))
+_POOL_GPU_SIZES = (((2, 3, 4, 4), 2, 2, 2), ((1, 2, 7, 7), 3, 3, 2), ((2, 1, 5, 7), 1, 3, 2))
+_SPATIAL_GPU_SIZES = ((2, 3, 4, 5), (1, 1, 3, 3))
 # The spatial normalisations' gradient checks use a step of 1e-4: at 1e-5 the
 # rounding of the centred differences on small dx entries reached 1.65x the
 # 1e-7 bound for one seed in twelve (the NumPy reference alike); at 1e-4 the
@@ -449,29 +460,32 @@ LAYERS = (
     Layer("affine_layernorm_relu", "affine_norm_relu_forward", "affine_norm_relu_backward", _norm_relu("layernorm"),
           ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7))}, ((10, 2, 3), 5), 1e-6,
           kinks=_norm_relu_kinks, family="norm"),
-    Layer("conv", "conv_forward_naive", "conv_backward_naive", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES},
+    Layer("conv", "conv_forward_naive", "conv_backward_naive", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES, "cuda": _CONV_GPU_SIZES},
           _CONV_CHECK, 1e-8, step=LINEAR_STEP, family="conv", bench_sizes=_CONV_BENCH, cost=_conv_cost, torch=_torch_conv,
           bench_round_trip=True, note="reference: NumPy im2col (strided windows, one tensordot; col2im by strided adds)"),
-    Layer("max_pool", "max_pool_forward_naive", "max_pool_backward_naive", _pool, ("dx",), {"cpu": _POOL_SIZES},
+    Layer("max_pool", "max_pool_forward_naive", "max_pool_backward_naive", _pool, ("dx",), {"cpu": _POOL_SIZES, "cuda": _POOL_GPU_SIZES},
           ((3, 2, 8, 8), 2, 2, 2), 1e-11, step=LINEAR_STEP, kinks=_pool_kinks, family="conv",
-          bench_sizes={"cpu": (((50, 32, 32, 32), 2, 2, 2),)}, cost=_pool_cost, torch=_torch_pool, bench_round_trip=True),
-    Layer("conv_relu", "conv_relu_forward", "conv_relu_backward", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES[:4]},
-          _CONV_CHECK, 1e-8, step=LINEAR_STEP, kinks=_conv_kinks, family="conv"),
+          bench_sizes={"cpu": (((50, 32, 32, 32), 2, 2, 2),), "cuda": (((256, 64, 64, 64), 2, 2, 2),)}, cost=_pool_cost,
+          torch=_torch_pool, bench_round_trip=True),
+    Layer("conv_relu", "conv_relu_forward", "conv_relu_backward", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES[:4], "cuda": _CONV_GPU_SIZES[1::2]},
+          _CONV_CHECK, 1e-8, step=LINEAR_STEP, kinks=_conv_kinks, family="conv", cost=_conv_cost),
     Layer("conv_relu_pool", "conv_relu_pool_forward", "conv_relu_pool_backward", _conv, ("dx", "dw", "db"),
-          {"cpu": (((2, 3, 8, 8), (4, 3, 3, 3), 1, 1, (2, 2, 2)), ((1, 2, 9, 9), (3, 2, 3, 3), 1, 0, (3, 3, 2)))},
-          ((2, 3, 6, 6), (3, 3, 3, 3), 1, 1, (2, 2, 2)), 1e-8, step=LINEAR_STEP, kinks=_conv_pool_kinks, family="conv"),
+          {"cpu": (((2, 3, 8, 8), (4, 3, 3, 3), 1, 1, (2, 2, 2)), ((1, 2, 9, 9), (3, 2, 3, 3), 1, 0, (3, 3, 2))),
+           "cuda": (((1, 2, 4, 4), (3, 2, 3, 3), 1, 1, (2, 2, 2)),)},
+          ((2, 3, 6, 6), (3, 3, 3, 3), 1, 1, (2, 2, 2)), 1e-8, step=LINEAR_STEP, kinks=_conv_pool_kinks, family="conv", cost=_conv_cost),
     Layer("spatial_batchnorm", "spatial_batchnorm_forward", "spatial_batchnorm_backward", _spatial_norm({"mode": "train"}),
-          _NORM_GRADS, {"cpu": _SPATIAL_SIZES}, (4, 3, 4, 4), 1e-7, step=_SPATIAL_STEP, family="norm",
-          bench_sizes={"cpu": ((50, 32, 32, 32),)}, cost=_stream_cost(1, 1)),
+          _NORM_GRADS, {"cpu": _SPATIAL_SIZES, "cuda": _SPATIAL_GPU_SIZES}, (4, 3, 4, 4), 1e-7, step=_SPATIAL_STEP,
+          family="norm", bench_sizes={"cpu": ((50, 32, 32, 32),), "cuda": ((256, 64, 32, 32),)}, cost=_stream_cost(1, 1)),
     Layer("spatial_batchnorm (test mode)", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-          _spatial_norm({"mode": "test"}), _NORM_GRADS, {"cpu": _SPATIAL_SIZES}, (4, 3, 4, 4), 1e-7, step=_SPATIAL_STEP,
-          family="norm"),
+          _spatial_norm({"mode": "test"}), _NORM_GRADS, {"cpu": _SPATIAL_SIZES, "cuda": _SPATIAL_GPU_SIZES}, (4, 3, 4, 4), 1e-7,
+          step=_SPATIAL_STEP, family="norm", cost=_stream_cost(1, 1)),
     Layer("spatial_groupnorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward", _groupnorm, _NORM_GRADS,
           {"cpu": _GROUP_SIZES}, ((2, 6, 3, 3), 2), 1e-7, step=_SPATIAL_STEP, family="norm"),
     # Three layers composed, as affine_batchnorm_relu: the same bound.
     Layer("conv_bn_relu", "conv_bn_relu_forward", "conv_bn_relu_backward", _conv_bn, ("dx", "dw", "db", "dgamma", "dbeta"),
-          {"cpu": (((2, 3, 6, 6), (4, 3, 3, 3), 1, 1), ((3, 2, 5, 5), (2, 2, 1, 1), 1, 0))}, ((4, 3, 5, 5), (3, 3, 3, 3), 1, 1),
-          1e-6, step=_SPATIAL_STEP, kinks=_conv_bn_relu_kinks, zero_grads=("db",), family="conv"),
+          {"cpu": (((2, 3, 6, 6), (4, 3, 3, 3), 1, 1), ((3, 2, 5, 5), (2, 2, 1, 1), 1, 0)),
+           "cuda": (((2, 2, 4, 4), (3, 2, 3, 3), 1, 1),)}, ((4, 3, 5, 5), (3, 3, 3, 3), 1, 1),
+          1e-6, step=_SPATIAL_STEP, kinks=_conv_bn_relu_kinks, zero_grads=("db",), family="conv", cost=_conv_cost),
 )
 
 BY_NAME = {layer.name: layer for layer in LAYERS}

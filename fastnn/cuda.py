@@ -14,12 +14,18 @@ before numba is imported to run on Numba's simulator instead).
 import numpy as np
 
 from fastnn import catalog
-from fastnn.kernels.cuda import SIMULATOR, elementwise, gemm, launch, losses, reductions
+from fastnn.kernels.cpu.conv import arg_dtype as pool_offset_dtype
+from fastnn.kernels.cuda import SIMULATOR, conv, elementwise, gemm, launch, losses, reductions
 from fastnn.validation import (
     as_float_arrays,
     as_labels,
     check_affine_grad,
     check_affine_params,
+    check_cache_mode,
+    check_conv_params,
+    check_mode,
+    check_ndim,
+    check_pool_params,
     check_scores,
     check_shape,
     is_real,
@@ -306,3 +312,178 @@ def svm_loss(x, y):
     return _loss(losses.svm_loss, x, y)
 
 
+
+
+# ------------------------------------------------ convolution and pooling
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """
+    Convolution on the GPU, an implicit GEMM (the column matrix is gathered
+    tile by tile into shared memory, never stored), bias in the epilogue.
+
+    Inputs and returns: as :func:`fastnn.layers.conv_forward_naive`, on device arrays.
+    """
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b, arrays=DEVICE)
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    out, _ = conv.conv_forward(x, w, b, stride, pad, ho, wo, False)
+    return out, (x, w, b, {"stride": stride, "pad": pad})
+
+
+def _conv_gradients(dout, conv_cache, layer, a=None):
+    x, w, b, conv_param = unpack_cache(conv_cache, ("x", "w", "b", "conv_param"), layer)
+    extra = () if a is None else (a,)
+    dout, x, w, b, *a = as_float_arrays(
+        ("dout", "cache's x", "cache's w", "cache's b", "relu_cache")[: 4 + len(extra)], dout, x, w, b, *extra, arrays=DEVICE
+    )
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    check_shape("dout", dout, (x.shape[0], w.shape[0], ho, wo), "the shape of the layer's output (N, F, H', W')")
+    if a:
+        check_shape("relu_cache", a[0], dout.shape, "the convolution's output, of dout's shape")
+    return conv.conv_backward(dout, x, w, stride, pad, a[0] if a else None)
+
+
+def conv_backward_naive(dout, cache):
+    """
+    Backward pass of :func:`conv_forward_naive` on the GPU: dw as an implicit
+    GEMM over the pixels, dx gathered per input, db reduced per filter.
+
+    Inputs and returns: as :func:`fastnn.layers.conv_backward_naive`, on device arrays.
+    """
+    return _conv_gradients(dout, cache, "conv_forward_naive")
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    """Convolution then ReLU on the GPU, both in the GEMM's epilogue; as :func:`fastnn.layers.conv_relu_forward`."""
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b, arrays=DEVICE)
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    a, out = conv.conv_forward(x, w, b, stride, pad, ho, wo, True)
+    return out, ((x, w, b, {"stride": stride, "pad": pad}), a)
+
+
+def conv_relu_backward(dout, cache):
+    """Backward pass of conv_relu_forward on the GPU, the ReLU mask applied as dout is read."""
+    conv_cache, a = unpack_cache(cache, ("conv_cache", "relu_cache"), "conv_relu_forward")
+    return _conv_gradients(dout, conv_cache, "conv_relu_forward", a)
+
+
+def max_pool_forward_naive(x, pool_param):
+    """
+    Max pooling on the GPU, a thread per output; the same rule (first
+    maximum in row-major window order, NaN the largest), window offsets and
+    cache as :func:`fastnn.layers.max_pool_forward_naive`.
+    """
+    (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
+    ph, pw, stride, ho, wo = check_pool_params(x, pool_param)
+    out, arg = conv.max_pool_forward(x, ph, pw, stride, ho, wo, pool_offset_dtype(ph, pw))
+    return out, (x, {"pool_height": ph, "pool_width": pw, "stride": stride}, arg)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Backward pass of max pooling on the GPU, a thread per input; as :func:`fastnn.layers.max_pool_backward_naive`."""
+    x, pool_param, arg = unpack_cache(cache, ("x", "pool_param", "arg"), "max_pool_forward_naive")
+    (x,) = as_float_arrays(("cache's x",), x, arrays=DEVICE)
+    ph, pw, stride, ho, wo = check_pool_params(x, pool_param)
+    (dout,) = as_float_arrays(("dout",), dout, arrays=DEVICE)
+    check_shape("dout", dout, (*x.shape[:2], ho, wo), "the shape of the pooled output (N, C, H', W')")
+    arg = _as_device("cache's arg", arg)
+    expected = pool_offset_dtype(ph, pw)
+    if arg.dtype != expected:
+        raise TypeError(f"cache's arg: expected a {np.dtype(expected).name} array of window offsets, got dtype {arg.dtype}")
+    check_shape("cache's arg", arg, dout.shape, "one window offset per output")
+    dx, bad = conv.max_pool_backward(dout, _contiguous("cache's arg", arg), ph, pw, stride, x.shape)
+    if bad:
+        raise ValueError(f"cache's arg: expected window offsets in [0, {ph * pw}), got {bad} outside; "
+                         "the cache does not come from max_pool_forward_naive with these settings")
+    return dx
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    """Convolution, ReLU and max pooling on the GPU; as :func:`fastnn.layers.conv_relu_pool_forward`."""
+    s, (conv_cache, a) = conv_relu_forward(x, w, b, conv_param)
+    out, pool_cache = max_pool_forward_naive(s, pool_param)
+    return out, (conv_cache, a, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache):
+    """Backward pass of conv_relu_pool_forward on the GPU: (dx, dw, db)."""
+    conv_cache, a, pool_cache = unpack_cache(cache, ("conv_cache", "relu_cache", "pool_cache"), "conv_relu_pool_forward")
+    ds = max_pool_backward_naive(dout, pool_cache)
+    return _conv_gradients(ds, conv_cache, "conv_relu_pool_forward", a)
+
+
+def _running(bn_param, key, c, dtype):
+    """bn_param[key] as a device vector of dtype (zeros when absent); host arrays are copied to the device."""
+    value = bn_param.get(key)
+    if value is None:
+        return launch.zeros(c, dtype)
+    device = launch.as_device_array(value)
+    if device is None:
+        device = to_device(np.asarray(value, dtype))
+    elif device.dtype != dtype:
+        device = launch.cast(_contiguous(f"bn_param['{key}']", device).reshape(device.size), dtype)
+    check_shape(f"bn_param['{key}']", device, (c,), "one per channel")
+    return _contiguous(f"bn_param['{key}']", device)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """
+    Spatial batch normalisation on the GPU, statistics per channel reduced
+    in float64 by a block each.
+
+    As :func:`fastnn.layers.spatial_batchnorm_forward`, on device arrays;
+    bn_param's running_mean and running_var are device arrays of x's dtype
+    (host arrays given there are copied to the device, and in train mode the
+    dict then holds the device arrays, updated in place at every call).
+    """
+    mode = check_mode("bn_param", bn_param)
+    x, gamma, beta = as_float_arrays(("x", "gamma", "beta"), x, gamma, beta, arrays=DEVICE)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    n, c, h, w = x.shape
+    check_shape("gamma", gamma, (c,), "one scale per channel, (C,)")
+    check_shape("beta", beta, (c,), "one shift per channel, (C,)")
+    if mode == "train" and n * h * w == 0:
+        raise ValueError(f"x: expected at least one value per channel to take batch statistics from, got shape {x.shape}")
+    running_mean = _running(bn_param, "running_mean", c, x.dtype)
+    running_var = _running(bn_param, "running_var", c, x.dtype)
+    out, xhat, inv_std = conv.spatial_batchnorm_forward(
+        x.reshape(n, c, h * w), gamma, beta, float(bn_param.get("eps", 1e-5)), mode == "train", running_mean, running_var,
+        float(bn_param.get("momentum", 0.9)),
+    )
+    if mode == "train":
+        bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, launch.cast(inv_std, x.dtype), mode)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Backward pass of spatial batch normalisation on the GPU; as :func:`fastnn.layers.spatial_batchnorm_backward`."""
+    xhat, gamma, inv_std, mode = unpack_cache(cache, ("xhat", "gamma", "inv_std", "mode"), "spatial_batchnorm_forward")
+    check_cache_mode(mode)
+    dout, xhat, gamma, inv_std = as_float_arrays(
+        ("dout", "cache's xhat", "cache's gamma", "cache's inv_std"), dout, xhat, gamma, inv_std, arrays=DEVICE
+    )
+    check_ndim("dout", dout, 4, "(N, C, H, W)")
+    n, c, h, w = dout.shape
+    check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, C, H, W)")
+    check_shape("cache's gamma", gamma, (c,), "one scale per channel")
+    check_shape("cache's inv_std", inv_std, (c,), "one per channel")
+    dx, dgamma, dbeta = conv.spatial_batchnorm_backward(
+        dout.reshape(n, c, h * w), xhat.reshape(n, c, h * w), gamma, inv_std, mode == "train"
+    )
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
+    """Convolution, spatial batchnorm, ReLU on the GPU; as :func:`fastnn.layers.conv_bn_relu_forward`."""
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = relu_forward(an)
+    return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_bn_relu_backward(dout, cache):
+    """Backward pass of conv_bn_relu_forward on the GPU: (dx, dw, db, dgamma, dbeta)."""
+    conv_cache, bn_cache, relu_cache = unpack_cache(cache, ("conv_cache", "bn_cache", "relu_cache"), "conv_bn_relu_forward")
+    dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
+    dx, dw, db = conv_backward_naive(dan, conv_cache)
+    return dx, dw, db, dgamma, dbeta

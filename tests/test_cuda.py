@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed")
 G = pytest.importorskip("fastnn.cuda")
 
+import fastnn.layers as L  # noqa: E402
 import fastnn.reference as R  # noqa: E402
 
 from fastnn import catalog  # noqa: E402
@@ -193,3 +194,90 @@ def test_only_fastnn_cuda_imports_the_cuda_kernels():
         if any(n in path.read_text() for n in needles)
     )
     assert importers == ["fastnn/cuda.py"]
+
+
+# ------------------------------------------------ convolution and pooling
+
+
+def test_conv_and_pool_match_the_notebook_on_the_gpu():
+    from test_conv import CONV_GOLDEN, POOL_GOLDEN
+
+    x = np.linspace(-0.1, 0.5, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    w = np.linspace(-0.2, 0.3, num=3 * 3 * 4 * 4).reshape(3, 3, 4, 4)
+    b = np.linspace(-0.1, 0.2, num=3)
+    out, _ = G.conv_forward_naive(G.to_device(x), G.to_device(w), G.to_device(b), {"stride": 2, "pad": 1})
+    np.testing.assert_allclose(host(out).reshape(2, 3, 4), CONV_GOLDEN, rtol=0, atol=5e-8)
+    x = np.linspace(-0.3, 0.4, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    out, _ = G.max_pool_forward_naive(G.to_device(x), {"pool_height": 2, "pool_width": 2, "stride": 2})
+    np.testing.assert_allclose(host(out).reshape(2, 3, 4), POOL_GOLDEN, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pool_ties_and_nan_on_the_gpu(dtype):
+    x = np.array([[[[1, 3, 3], [3, 0, 3], [2, 3, 1]], [[np.nan, 1, np.nan], [2, 2, 2], [0, 0, 0]]]], dtype)
+    param = {"pool_height": 2, "pool_width": 2, "stride": 1}
+    dout = np.arange(8, dtype=dtype).reshape(1, 2, 2, 2) + 1
+    check_layer("max_pool", dtype, GPU, inputs=[x], params=[param])
+    out, cache = G.max_pool_forward_naive(G.to_device(x), param)
+    np.testing.assert_array_equal(host(G.max_pool_backward_naive(G.to_device(dout), cache)),
+                                  L.max_pool_backward_naive(dout, L.max_pool_forward_naive(x, param)[1]))
+
+
+def test_forged_pool_offsets_are_refused_on_the_gpu():
+    x = G.to_device(np.random.default_rng(9).standard_normal((1, 2, 4, 4)))
+    out, (cx, param, arg) = G.max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(ValueError, match=r"cache's arg: expected window offsets in \[0, 4\), got 8 outside"):
+        G.max_pool_backward_naive(out, (cx, param, G.to_device(np.full((1, 2, 2, 2), 9, np.uint8))))
+    with pytest.raises(TypeError, match="cache's arg: expected a uint8"):
+        G.max_pool_backward_naive(out, (cx, param, G.to_device(np.zeros((1, 2, 2, 2), np.int64))))
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: G.conv_forward_naive(np.ones((1, 1, 3, 3)), D(np.ones((1, 1, 1, 1))), D(np.ones(1)), {"stride": 1, "pad": 0}),
+         TypeError, ["x:", "GPU array", "fastnn.cuda.to_device(x)"]),
+        (lambda: G.conv_forward_naive(D(np.ones((1, 1, 4, 4))), D(np.ones((1, 1, 3, 3))), D(np.ones(1)), {"stride": 2, "pad": 0}),
+         ValueError, ["conv_param: height", "stride 2"]),
+        (lambda: G.max_pool_forward_naive(D(np.ones((1, 1, 5, 5))), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+         ValueError, ["pool_param: height", "(5 - 2) = 3"]),
+        (lambda: G.spatial_batchnorm_forward(D(np.ones((2, 3, 2, 2))), D(np.ones(2)), D(np.ones(3)), {"mode": "train"}),
+         ValueError, ["gamma:", "(3,)", "(2,)"]),
+    ],
+)
+def test_bad_conv_inputs_on_the_gpu(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_spatial_batchnorm_running_averages_stay_on_the_device():
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 3, 4, 4)) * 2 + 1
+    param, ref = {"mode": "train"}, {"mode": "train"}
+    for _ in range(2):
+        G.spatial_batchnorm_forward(G.to_device(x), G.to_device(np.ones(3)), G.to_device(np.zeros(3)), param)
+        L.spatial_batchnorm_forward(x, np.ones(3), np.zeros(3), ref)
+    assert not isinstance(param["running_mean"], np.ndarray)
+    np.testing.assert_allclose(host(param["running_mean"]), ref["running_mean"], rtol=1e-14)
+    np.testing.assert_allclose(host(param["running_var"]), ref["running_var"], rtol=1e-14)
+
+
+from hypothesis import given, settings  # noqa: E402
+
+from test_properties import conv_inputs, pool_inputs  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(conv_inputs())
+def test_conv_agrees_with_reference_on_the_gpu(case):
+    dtype, arrays, conv_param = case
+    check_layer("conv", dtype, GPU, inputs=arrays, params=[conv_param])
+
+
+@settings(max_examples=12, deadline=None)
+@given(pool_inputs())
+def test_max_pool_agrees_with_reference_on_the_gpu(case):
+    dtype, x, pool_param = case
+    check_layer("max_pool", dtype, GPU, inputs=[x], params=[pool_param])

@@ -5,7 +5,7 @@
 # The GPU image already has numba, numba-cuda, PyTorch and CuPy, and cannot
 # download; wheels for anything missing can be carried in .whl/ (see the
 # device tool's notes).  fastnn itself works around numba-cuda 0.30.4's use
-# of np.row_stack, which NumPy 2.5 removed (kernels/cuda.py).
+# of np.row_stack, which NumPy 2.5 removed (kernels/cuda/__init__.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1

@@ -69,3 +69,29 @@ class CudaGemm:
     def time_fastnn_affine_forward(self):
         self.G.affine_forward(self.a, self.b, self.bias)
         self.G.synchronize()
+
+
+class CudaConv:
+    """Forward plus backward of the course's ThreeLayerConvNet layer, float32; torch's is cuDNN."""
+
+    def setup(self):
+        self.G, self.torch = _gpu()
+        r = rng()
+        self.x = self.G.to_device(r.standard_normal((50, 3, 32, 32)).astype(np.float32))
+        self.w = self.G.to_device(r.standard_normal((32, 3, 7, 7)).astype(np.float32))
+        self.b = self.G.to_device(np.zeros(32, np.float32))
+        self.dout = self.G.to_device(r.standard_normal((50, 32, 32, 32)).astype(np.float32))
+        self.time_fastnn()
+
+    def time_fastnn(self):
+        _, cache = self.G.conv_forward_naive(self.x, self.w, self.b, {"stride": 1, "pad": 3})
+        self.G.conv_backward_naive(self.dout, cache)
+        self.G.synchronize()
+
+    def time_torch(self):
+        if self.torch is None:
+            raise NotImplementedError("no torch with CUDA")
+        torch = self.torch
+        x, w, b = (torch.as_tensor(a, device="cuda").detach().requires_grad_() for a in (self.x, self.w, self.b))
+        torch.nn.functional.conv2d(x, w, b, 1, 3).backward(torch.as_tensor(self.dout, device="cuda"))
+        torch.cuda.synchronize()

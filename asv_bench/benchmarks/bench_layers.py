@@ -20,5 +20,9 @@ class Normalization(common._LayerBenchmark):
     params = layer_params("norm")
 
 
+class Convolution(common._LayerBenchmark):
+    params = layer_params("conv")
+
+
 class OptimizerStep(common._OptimizerBenchmark):
     pass

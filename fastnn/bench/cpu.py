@@ -155,6 +155,27 @@ def train_cases(dtype, steps):
                  note="the seed's loop; torch: with autograd")]
 
 
+def convnet_cases(dtype, seed=0):
+    """One Solver step (Adam) of the course's ThreeLayerConvNet, hidden 500, batch 50, on the compiled and the reference layers."""
+    import fastnn.layers as L
+    import fastnn.reference as R
+    from fastnn.classifiers.cnn import ThreeLayerConvNet
+    from fastnn.solver import Solver
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((500, 3, 32, 32)).astype(dtype)
+    y = rng.integers(10, size=500)
+    data = {"X_train": X, "y_train": y, "X_val": X[:50], "y_val": y[:50]}
+    solvers = {}
+    for name, layers in (("reference", R), ("fastnn", L)):
+        np.random.seed(seed)
+        model = ThreeLayerConvNet(hidden_dim=500, weight_scale=1e-2, dtype=np.dtype(dtype).type, layers=layers)
+        solvers[name] = Solver(model, data, update_rule="adam", batch_size=50, verbose=False, seed=seed)
+    flops = 3 * 2.0 * 50 * (32 * 32 * 32 * 3 * 7 * 7 + 32 * 16 * 16 * 500 + 500 * 10)
+    return [Case("ThreeLayerConvNet Solver step", "hidden 500, batch 50", dtype, solvers["reference"]._step,
+                 solvers["fastnn"]._step, flops=flops, note="Adam; an epoch of 49,000 images is 980 steps")]
+
+
 def build_cases(dtypes=("float32", "float64"), families=FAMILIES, train_steps=2000, with_torch=True):
     """The benchmark cases, seeded, in a fixed order."""
     torch = load_torch() if with_torch else None
@@ -169,6 +190,8 @@ def build_cases(dtypes=("float32", "float64"), families=FAMILIES, train_steps=20
             cases += optim_cases(rng, dtype)
         if "train" in families:
             cases += train_cases(dtype, train_steps)
+            if dtype == "float32":  # the course's dtype for ConvNets
+                cases += convnet_cases(dtype)
     return cases
 
 

@@ -1,0 +1,480 @@
+"""Convolution as an implicit GEMM, max pooling, and spatial batch normalisation.
+
+Conventions as the CPU twin (:mod:`fastnn.kernels.cpu.conv`): x is
+(N, C, H, W), w (F, C, HH, WW), outputs (N, F, Ho, Wo), all C-contiguous
+device arrays of one float dtype with a geometry fastnn.cuda has checked.
+
+The forward is the tiled GEMM of :mod:`fastnn.kernels.cuda.gemm` with
+``A = w`` viewed as (F, C*HH*WW) and ``B`` the column matrix, one column per
+output pixel, which is never stored: each block gathers its BK x BN slice of
+it from x into shared memory (zero where the window hangs over the padding),
+and the bias and ReLU are applied in the epilogue as the tile is written
+out.  The weight gradient is the same tiling over ``g @ B.T``, reducing over
+the pixels; the input gradient gathers, for each input, the outputs whose
+windows cover it; db is a block reduction per filter.  Max pooling keeps
+the CPU's rule (first maximum in row-major window order, NaN the largest)
+and the same window offsets, and its backward gathers too, so no atomics
+and no ordering differences: each input's gradient is summed over its
+windows in output order, as on the CPU.
+"""
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, cast, per_dtype, zeros
+from fastnn.kernels.cuda.reductions import segment_reduce
+
+
+@cuda.jit(device=True)
+def _column_entry(x, kidx, p, hh, ww, stride, pad, ho, wo, zero):
+    """B[kidx, p] of the implicit column matrix: xpad[n, c, oh*stride + kh, ow*stride + kw] (zero in the padding)."""
+    plane = ho * wo
+    n = p // plane
+    oh = (p % plane) // wo
+    ow = p % wo
+    c = kidx // (hh * ww)
+    kh = (kidx // ww) % hh
+    kw = kidx % ww
+    ih = oh * stride + kh - pad
+    iw = ow * stride + kw - pad
+    if ih < 0 or ih >= x.shape[2] or iw < 0 or iw >= x.shape[3]:
+        return zero
+    return x[n, c, ih, iw]
+
+
+@cuda.jit(device=True)
+def _masked_grad(dout, a, relu, n, f, oh, ow, zero):
+    """dout[n, f, oh, ow], or zero where relu and the pre-activation a was negative."""
+    if relu and not a[n, f, oh, ow] >= zero:
+        return zero
+    return dout[n, f, oh, ow]
+
+
+@per_dtype
+def _forward_kernel(nb):
+    @cuda.jit
+    def conv(x, w2, b, a, out, hh, ww, stride, pad, ho, wo, relu):
+        """a = w2 @ B + b (per filter), out = max(a, 0) when relu; a tile of BM filters x BN pixels per block."""
+        a_tile = cuda.shared.array((BK, BM), nb)
+        b_tile = cuda.shared.array((BK, BN), nb)
+        acc = cuda.local.array((TM, TN), nb)
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        tid = ty * cuda.blockDim.x + tx
+        threads = cuda.blockDim.x * cuda.blockDim.y
+        f0 = cuda.blockIdx.y * BM
+        p0 = cuda.blockIdx.x * BN
+        m, k = w2.shape
+        pixels = x.shape[0] * ho * wo
+        zero = nb(0)
+        for i in range(TM):
+            for j in range(TN):
+                acc[i, j] = 0
+        for k0 in range(0, k, BK):
+            # Consecutive threads take consecutive k of a filter row of w, and
+            # consecutive pixels of B (neighbouring ow: neighbouring addresses of x).
+            for idx in range(tid, BK * BM, threads):
+                kk, mm = idx % BK, idx // BK
+                gm, gk = f0 + mm, k0 + kk
+                a_tile[kk, mm] = w2[gm, gk] if gm < m and gk < k else zero
+            for idx in range(tid, BK * BN, threads):
+                kk, nn = idx // BN, idx % BN
+                gp, gk = p0 + nn, k0 + kk
+                b_tile[kk, nn] = _column_entry(x, gk, gp, hh, ww, stride, pad, ho, wo, zero) if gp < pixels and gk < k else zero
+            cuda.syncthreads()
+            for kk in range(BK):
+                for i in range(TM):
+                    av = a_tile[kk, ty * TM + i]
+                    for j in range(TN):
+                        acc[i, j] += av * b_tile[kk, tx * TN + j]
+            cuda.syncthreads()
+        plane = ho * wo
+        for i in range(TM):
+            f = f0 + ty * TM + i
+            if f < m:
+                for j in range(TN):
+                    p = p0 + tx * TN + j
+                    if p < pixels:
+                        n, oh, ow = p // plane, (p % plane) // wo, p % wo
+                        v = acc[i, j] + b[f]
+                        a[n, f, oh, ow] = v
+                        if relu:
+                            out[n, f, oh, ow] = v if not v <= zero else zero
+
+    return conv
+
+
+def conv_forward(x, w, b, stride, pad, ho, wo, relu):
+    """
+    ``a = conv(x, w) + b`` and, when ``relu``, ``out = max(a, 0)``, on the GPU.
+
+    Returns
+    -------
+    a, out : device arrays of shape (N, F, Ho, Wo); ``out`` is ``a`` unless relu
+    """
+    num, c_in = x.shape[0], x.shape[1]
+    f, _, hh, ww = w.shape
+    a = cuda.device_array((num, f, ho, wo), x.dtype)
+    out = cuda.device_array_like(a) if relu else a
+    if a.size == 0:
+        return a, out
+    w2 = w.reshape(f, c_in * hh * ww)
+    grid = (-(-(num * ho * wo) // BN), -(-f // BM))
+    _forward_kernel(x.dtype)[grid, GEMM_THREADS](x, w2, b, a, out, hh, ww, stride, pad, ho, wo, relu)
+    return a, out
+
+
+@per_dtype
+def _weight_grad_kernel(nb):
+    @cuda.jit
+    def weight_grad(dout, a, relu, x, dw2, hh, ww, stride, pad):
+        """dw2 = g @ B.T, g the (masked) dout as (F, pixels): BM filters x BN columns of w per block, BK pixels a step."""
+        g_tile = cuda.shared.array((BK, BM), nb)
+        b_tile = cuda.shared.array((BK, BN), nb)
+        acc = cuda.local.array((TM, TN), nb)
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        tid = ty * cuda.blockDim.x + tx
+        threads = cuda.blockDim.x * cuda.blockDim.y
+        f0 = cuda.blockIdx.y * BM
+        k0 = cuda.blockIdx.x * BN
+        m, k = dw2.shape
+        ho, wo = dout.shape[2], dout.shape[3]
+        plane = ho * wo
+        pixels = dout.shape[0] * plane
+        zero = nb(0)
+        for i in range(TM):
+            for j in range(TN):
+                acc[i, j] = 0
+        for p0 in range(0, pixels, BK):
+            for idx in range(tid, BK * BM, threads):
+                pp, mm = idx % BK, idx // BK
+                gf, gp = f0 + mm, p0 + pp
+                if gf < m and gp < pixels:
+                    g_tile[pp, mm] = _masked_grad(dout, a, relu, gp // plane, gf, (gp % plane) // wo, gp % wo, zero)
+                else:
+                    g_tile[pp, mm] = zero
+            for idx in range(tid, BK * BN, threads):
+                pp, nn = idx % BK, idx // BK
+                gk, gp = k0 + nn, p0 + pp
+                b_tile[pp, nn] = _column_entry(x, gk, gp, hh, ww, stride, pad, ho, wo, zero) if gk < k and gp < pixels else zero
+            cuda.syncthreads()
+            for pp in range(BK):
+                for i in range(TM):
+                    gv = g_tile[pp, ty * TM + i]
+                    for j in range(TN):
+                        acc[i, j] += gv * b_tile[pp, tx * TN + j]
+            cuda.syncthreads()
+        for i in range(TM):
+            f = f0 + ty * TM + i
+            if f < m:
+                for j in range(TN):
+                    kk = k0 + tx * TN + j
+                    if kk < k:
+                        dw2[f, kk] = acc[i, j]
+
+    return weight_grad
+
+
+@per_dtype
+def _input_grad_kernel(nb):
+    @cuda.jit
+    def input_grad(dout, a, relu, w, dx, stride, pad):
+        """dx[n, c, ih, iw] = sum over the outputs whose windows cover it of w * g; a thread per input."""
+        f_count, _, hh, ww = w.shape
+        num, c_in, h, wd = dx.shape
+        ho, wo = dout.shape[2], dout.shape[3]
+        for i in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
+            iw = i % wd
+            ih = (i // wd) % h
+            c = (i // (wd * h)) % c_in
+            n = i // (wd * h * c_in)
+            zero = nb(0)
+            total = zero
+            for f in range(f_count):
+                for kh in range(hh):
+                    th = ih + pad - kh
+                    if th < 0 or th % stride or th // stride >= ho:
+                        continue
+                    oh = th // stride
+                    for kw in range(ww):
+                        tw = iw + pad - kw
+                        if tw < 0 or tw % stride or tw // stride >= wo:
+                            continue
+                        total += w[f, c, kh, kw] * _masked_grad(dout, a, relu, n, f, oh, tw // stride, zero)
+            dx[n, c, ih, iw] = total
+
+    return input_grad
+
+
+@per_dtype
+def _bias_grad_kernel(nb):
+    @cuda.jit
+    def bias_grad(dout, a, relu, db):
+        """db[f] = sum over images and pixels of g, in float64; a block per filter."""
+        buf = cuda.shared.array(BLOCK, float64)
+        f = cuda.blockIdx.x
+        t = cuda.threadIdx.x
+        ho, wo = dout.shape[2], dout.shape[3]
+        plane = ho * wo
+        total = 0.0
+        zero = nb(0)
+        for i in range(t, dout.shape[0] * plane, BLOCK):
+            p = i % plane
+            total += _masked_grad(dout, a, relu, i // plane, f, p // wo, p % wo, zero)
+        buf[t] = total
+        cuda.syncthreads()
+        segment_reduce(buf, t, BLOCK, 0, False)
+        if t == 0:
+            db[f] = nb(buf[0])
+
+    return bias_grad
+
+
+def conv_backward(dout, x, w, stride, pad, a=None):
+    """
+    Gradients of :func:`conv_forward` (of its ReLU output when ``a``, the pre-activation, is given).
+
+    Returns
+    -------
+    dx, dw, db : device arrays of the shapes of x, w and (F,)
+    """
+    num, c_in = x.shape[0], x.shape[1]
+    f, _, hh, ww = w.shape
+    relu = a is not None
+    a = a if relu else dout
+    if dout.size == 0:
+        return zeros(x.shape, x.dtype), zeros(w.shape, x.dtype), zeros(f, x.dtype)
+    dx = cuda.device_array(x.shape, x.dtype)
+    dw2 = cuda.device_array((f, c_in * hh * ww), x.dtype)
+    db = cuda.device_array(f, x.dtype)
+    if dw2.size:
+        grid = (-(-dw2.shape[1] // BN), -(-f // BM))
+        _weight_grad_kernel(x.dtype)[grid, GEMM_THREADS](dout, a, relu, x, dw2, hh, ww, stride, pad)
+    if dx.size:
+        _input_grad_kernel(x.dtype)[blocks(dx.size), BLOCK](dout, a, relu, w, dx, stride, pad)
+    _bias_grad_kernel(x.dtype)[f, BLOCK](dout, a, relu, db)
+    return dx, dw2.reshape(w.shape), db
+
+
+# ---------------------------------------------------------- max pooling
+
+
+@per_dtype
+def _pool_forward_kernel(nb):
+    @cuda.jit
+    def pool_forward(x, ph, pw, stride, out, arg):
+        """A thread per output: the first maximum of its window in row-major order, NaN the largest."""
+        ho, wo = out.shape[2], out.shape[3]
+        channels = x.shape[1]
+        for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+            ow = i % wo
+            oh = (i // wo) % ho
+            c = (i // (wo * ho)) % channels
+            n = i // (wo * ho * channels)
+            h0, w0 = oh * stride, ow * stride
+            best = x[n, c, h0, w0]
+            where = 0
+            for kh in range(ph):
+                for kw in range(pw):
+                    v = x[n, c, h0 + kh, w0 + kw]
+                    if best == best and (v > best or v != v):
+                        best = v
+                        where = kh * pw + kw
+            out[n, c, oh, ow] = best
+            arg[n, c, oh, ow] = where
+
+    return pool_forward
+
+
+def max_pool_forward(x, ph, pw, stride, ho, wo, arg_dtype):
+    """Max pooling on the GPU: out (N, C, Ho, Wo) and the window offsets ``arg`` of ``arg_dtype``."""
+    out = cuda.device_array((x.shape[0], x.shape[1], ho, wo), x.dtype)
+    arg = cuda.device_array(out.shape, arg_dtype)
+    if out.size:
+        _pool_forward_kernel(x.dtype)[blocks(out.size), BLOCK](x, ph, pw, stride, out, arg)
+    return out, arg
+
+
+@per_dtype
+def _pool_backward_kernel(nb):
+    @cuda.jit
+    def pool_backward(dout, arg, ph, pw, stride, dx):
+        """A thread per input: the sum, in output order, of the dout entries whose window chose it."""
+        ho, wo = dout.shape[2], dout.shape[3]
+        channels, h, w = dx.shape[1], dx.shape[2], dx.shape[3]
+        for i in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
+            iw = i % w
+            ih = (i // w) % h
+            c = (i // (w * h)) % channels
+            n = i // (w * h * channels)
+            oh_lo = max(0, -(-(ih - ph + 1) // stride))
+            ow_lo = max(0, -(-(iw - pw + 1) // stride))
+            total = nb(0)
+            for oh in range(oh_lo, min(ho, ih // stride + 1)):
+                for ow in range(ow_lo, min(wo, iw // stride + 1)):
+                    if arg[n, c, oh, ow] == (ih - oh * stride) * pw + (iw - ow * stride):
+                        total += dout[n, c, oh, ow]
+            dx[n, c, ih, iw] = total
+
+    return pool_backward
+
+
+@cuda.jit
+def _count_outside(arg, window, count):
+    for i in range(cuda.grid(1), arg.size, cuda.gridsize(1)):
+        if arg[i] >= window:
+            cuda.atomic.add(count, 0, 1)
+
+
+def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
+    """dx of ``x_shape``, and how many ``arg`` entries named no input of their window (0 unless forged)."""
+    dx = cuda.device_array(x_shape, dout.dtype)
+    count = zeros(1, np.int64)
+    if arg.size:
+        _count_outside[blocks(arg.size), BLOCK](arg.reshape(arg.size), ph * pw, count)
+    if dx.size:
+        _pool_backward_kernel(dout.dtype)[blocks(dx.size), BLOCK](dout, arg, ph, pw, stride, dx)
+    return dx, int(count.copy_to_host()[0])
+
+
+# ------------------------------------------------ spatial batch normalisation
+
+
+@per_dtype
+def _channel_stats_kernel(nb):
+    @cuda.jit
+    def channel_stats(x, eps, train, momentum, running_mean, running_var, mean, inv_std):
+        """A block per channel: mean and 1 / sqrt(var + eps) in float64 (batch or running), and the running update."""
+        buf = cuda.shared.array(BLOCK, float64)
+        c = cuda.blockIdx.x
+        t = cuda.threadIdx.x
+        plane = x.shape[2]
+        count = x.shape[0] * plane
+        if train:
+            total = 0.0
+            for i in range(t, count, BLOCK):
+                total += x[i // plane, c, i % plane]
+            buf[t] = total
+            cuda.syncthreads()
+            segment_reduce(buf, t, BLOCK, 0, False)
+            m = buf[0] / count
+            cuda.syncthreads()
+            squares = 0.0
+            for i in range(t, count, BLOCK):
+                d = x[i // plane, c, i % plane] - m
+                squares += d * d
+            buf[t] = squares
+            cuda.syncthreads()
+            segment_reduce(buf, t, BLOCK, 0, False)
+            var = buf[0] / count
+        else:
+            m = float64(running_mean[c])
+            var = float64(running_var[c])
+        if t == 0:
+            mean[c] = m
+            inv_std[c] = 1.0 / math.sqrt(var + eps)
+            if train:
+                running_mean[c] = nb(momentum * running_mean[c] + (1 - momentum) * m)
+                running_var[c] = nb(momentum * running_var[c] + (1 - momentum) * var)
+
+    return channel_stats
+
+
+@per_dtype
+def _normalize_kernel(nb):
+    @cuda.jit
+    def normalize(x, mean, inv_std, gamma, beta, xhat, out):
+        channels, plane = x.shape[1], x.shape[2]
+        for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+            j = i % plane
+            c = (i // plane) % channels
+            n = i // (plane * channels)
+            h = nb((x[n, c, j] - mean[c]) * inv_std[c])
+            xhat[n, c, j] = h
+            out[n, c, j] = gamma[c] * h + beta[c]
+
+    return normalize
+
+
+def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running_var, momentum):
+    """
+    Spatial batch normalisation of x3 (N, C, P) on the GPU, statistics per
+    channel; in train mode running_mean and running_var (device arrays of
+    x's dtype) are updated in place.
+
+    Returns
+    -------
+    out, xhat : device arrays of x3's shape
+    inv_std : float64 device array, shape (C,)
+    """
+    c = x3.shape[1]
+    mean, inv_std = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
+    _channel_stats_kernel(x3.dtype)[c, BLOCK](x3, eps, train, momentum, running_mean, running_var, mean, inv_std)
+    xhat, out = cuda.device_array_like(x3), cuda.device_array_like(x3)
+    if x3.size:
+        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK](x3, mean, inv_std, gamma, beta, xhat, out)
+    return out, xhat, inv_std
+
+
+@per_dtype
+def _channel_grad_sums_kernel(nb):
+    @cuda.jit
+    def channel_grad_sums(dout, xhat, sum_g, sum_gh):
+        """A block per channel: sum(dout) and sum(dout * xhat) in float64."""
+        buf = cuda.shared.array(BLOCK, float64)
+        c = cuda.blockIdx.x
+        t = cuda.threadIdx.x
+        plane = dout.shape[2]
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(t, dout.shape[0] * plane, BLOCK):
+            g = dout[i // plane, c, i % plane]
+            s1 += g
+            s2 += g * xhat[i // plane, c, i % plane]
+        buf[t] = s1
+        cuda.syncthreads()
+        segment_reduce(buf, t, BLOCK, 0, False)
+        if t == 0:
+            sum_g[c] = buf[0]
+        cuda.syncthreads()
+        buf[t] = s2
+        cuda.syncthreads()
+        segment_reduce(buf, t, BLOCK, 0, False)
+        if t == 0:
+            sum_gh[c] = buf[0]
+
+    return channel_grad_sums
+
+
+@per_dtype
+def _spatial_dx_kernel(nb):
+    @cuda.jit
+    def spatial_dx(dout, xhat, gamma, inv_std, sum_g, sum_gh, train, dx):
+        num, channels, plane = dout.shape
+        count = num * plane
+        for i in range(cuda.grid(1), dout.size, cuda.gridsize(1)):
+            j = i % plane
+            c = (i // plane) % channels
+            n = i // (plane * channels)
+            g = gamma[c]
+            dh = dout[n, c, j] * g
+            if train:
+                dx[n, c, j] = nb(inv_std[c] / count * ((count * dh - g * sum_g[c]) - xhat[n, c, j] * (g * sum_gh[c])))
+            else:
+                dx[n, c, j] = nb(dh * inv_std[c])
+
+    return spatial_dx
+
+
+def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
+    """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation, on the GPU."""
+    c = dout3.shape[1]
+    sum_g, sum_gh = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
+    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK](dout3, xhat3, sum_g, sum_gh)
+    dx = cuda.device_array_like(dout3)
+    if dout3.size:
+        _spatial_dx_kernel(dout3.dtype)[blocks(dout3.size), BLOCK](dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
+    return dx, cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)
