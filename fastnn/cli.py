@@ -308,9 +308,10 @@ def _run_gradcheck(args):
 
     layers = fastnn.reference if args.reference else fastnn.layers
     results = check_layers(layers, seed=args.seed)
-    print(f"{'layer':<22} {'grad':<9} {'error':>10} {'limit':>8}  result")
+    width = max(len(r.layer) for r in results)
+    print(f"{'layer':<{width}} {'grad':<9} {'error':>10} {'limit':>8}  result")
     for r in results:
-        print(f"{r.layer:<22} {r.grad:<9} {r.error:>10.2e} {r.tolerance:>8.0e}  {'PASS' if r.passed else 'FAIL'}")
+        print(f"{r.layer:<{width}} {r.grad:<9} {r.error:>10.2e} {r.tolerance:>8.0e}  {'PASS' if r.passed else 'FAIL'}")
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

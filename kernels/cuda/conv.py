@@ -241,7 +241,7 @@ def conv_backward(dout, x, w, stride, pad, a=None):
     -------
     dx, dw, db : device arrays of the shapes of x, w and (F,)
     """
-    num, c_in = x.shape[0], x.shape[1]
+    c_in = x.shape[1]
     f, _, hh, ww = w.shape
     relu = a is not None
     a = a if relu else dout
