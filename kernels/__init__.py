@@ -7,8 +7,9 @@ Two packages, by backend; inside each, one file per op family.
 | ``cpu/dispatch.py`` | when a CPU kernel runs in parallel: thresholds and chunking |
 | ``cpu/elementwise.py`` | ReLU and dropout |
 | ``cpu/affine.py`` | bias, bias+ReLU and column-sum epilogues around NumPy's BLAS |
+| ``cpu/conv.py`` | convolution (im2col and a GEMM per image) and max pooling |
 | ``cpu/losses.py`` | softmax and hinge losses with their gradients |
-| ``cpu/norm.py`` | batch and layer normalisation |
+| ``cpu/norm.py`` | batch and layer normalisation; spatial batch and group normalisation |
 | ``cpu/optim.py`` | the update rules |
 | ``cpu/augment.py`` | shifts, rotations and noise for the digits |
 | ``cpu/fused.py`` | the fused two-layer SGD trainer |
@@ -17,6 +18,7 @@ Two packages, by backend; inside each, one file per op family.
 | ``cuda/__init__.py`` | the import guard: numba-cuda present, a GPU or the simulator |
 | ``cuda/launch.py`` | launch shapes, per-dtype factories, device memory |
 | ``cuda/gemm.py`` | the tiled GEMM with its bias and ReLU epilogue |
+| ``cuda/conv.py`` | convolution as an implicit GEMM, max pooling, spatial batchnorm |
 | ``cuda/reductions.py`` | shared-memory reductions, column sums |
 | ``cuda/elementwise.py`` | ReLU and the SGD update |
 | ``cuda/losses.py`` | softmax and hinge losses |

@@ -34,7 +34,7 @@ from fastnn import config, threads
 #   matrix is then one contiguous run of xp, ``xp[c].flat[kh*Wp + kw:][:L]``
 #   with L = (Ho - 1) * Wp + Wo, copied at memory speed; the Wp - Wo columns
 #   of each grid row that fall outside the image are computed and dropped
-#   (1.19x the flops at the course's 32x32 images with a 7x7 filter).
+#   (1.18x the flops at the course's 32x32 images with a 7x7 filter).
 #   Copying Wo-long runs instead, one per output row, ran at 0.8 ns an
 #   element and took a third of the forward.
 # * stride > 1: gw = Wo and each entry is gathered, ``xp[c, oh*s + kh, ow*s + kw]``.

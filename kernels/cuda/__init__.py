@@ -8,6 +8,7 @@ not installed or when there is neither a GPU nor the simulator
 |---|---|
 | ``launch.py`` | launch shapes, per-dtype kernel factories, device memory: zeros, casts, copies, row gathers |
 | ``gemm.py`` | the tiled GEMM with its bias and ReLU epilogue |
+| ``conv.py`` | convolution as an implicit GEMM, max pooling, spatial batchnorm |
 | ``reductions.py`` | block reductions in shared memory; column sums (``db``) |
 | ``elementwise.py`` | ReLU and the SGD update, grid-stride |
 | ``losses.py`` | softmax and hinge losses, a row per warp or block |
