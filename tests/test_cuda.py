@@ -281,3 +281,25 @@ def test_conv_agrees_with_reference_on_the_gpu(case):
 def test_max_pool_agrees_with_reference_on_the_gpu(case):
     dtype, x, pool_param = case
     check_layer("max_pool", dtype, GPU, inputs=[x], params=[pool_param])
+
+
+def test_gpu_bench_hands_pytorch_the_arrays_and_dout():
+    # Every PyTorch counterpart unpacks (arrays..., dout); the GPU bench once built
+    # the forward row before dout was appended, which only a GPU with torch would show.
+    torch = pytest.importorskip("torch")
+    from fastnn.bench import cuda as bench_cuda
+
+    class HostTorch:
+        """PyTorch on the host standing in for PyTorch on the GPU: tensors are host copies of the device arrays."""
+
+        def __getattr__(self, name):
+            return getattr(torch, name)
+
+        @staticmethod
+        def as_tensor(a, device=None):
+            return torch.from_numpy(a.copy_to_host())
+
+    for entry in catalog.on_backend("cuda"):
+        if entry.torch is not None:
+            rows = bench_cuda._layer_rows(G, entry, entry.sizes["cuda"][-1], HostTorch(), repeats=1)
+            assert "torch" in rows[0][2], entry.name

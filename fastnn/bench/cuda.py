@@ -60,14 +60,14 @@ def _layer_rows(G, entry, size, torch, repeats):
         return (name, label, _timed(fns, G.synchronize, repeats), work, unit)
 
     forward = lambda: getattr(G, entry.forward)(*device, *device_params)  # noqa: E731
-    rows = [row(entry.name if entry.is_loss else entry.forward, forward, False)]
-    if not entry.is_loss:
-        out, cache = forward()
-        dout = G.to_device(rng.standard_normal(out.shape).astype(np.float32))
-        if tensors:
-            tensors.append(torch.as_tensor(dout, device="cuda"))
-        rows.append(row(entry.backward, lambda: getattr(G, entry.backward)(dout, cache), True))
-    return rows
+    if entry.is_loss:
+        return [row(entry.name, forward, False)]
+    out, cache = forward()
+    dout = G.to_device(rng.standard_normal(out.shape).astype(np.float32))
+    if tensors:
+        # Before either row: the PyTorch counterparts take the arrays, then dout (fastnn.catalog.Layer.torch).
+        tensors.append(torch.as_tensor(dout, device="cuda"))
+    return [row(entry.forward, forward, False), row(entry.backward, lambda: getattr(G, entry.backward)(dout, cache), True)]
 
 
 def run(repeats=7, tiny=False, train_steps=200):
