@@ -22,6 +22,7 @@ from fastnn.validation import (
     check_mode,
     as_labels,
     check_cache_mode,
+    check_conv_grad,
     check_conv_params,
     check_ndim,
     check_out,
@@ -522,17 +523,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
 
 def _conv_gradients(dout, conv_cache, layer, a=None):
-    """Check dout, the conv cache (and a ReLU's cached pre-activation) like forward inputs; run the backward kernel."""
-    x, w, b, conv_param = unpack_cache(conv_cache, ("x", "w", "b", "conv_param"), layer)
-    extra = () if a is None else (a,)
-    dout, x, w, b, *a = as_float_arrays(
-        ("dout", "cache's x", "cache's w", "cache's b", "relu_cache")[: 4 + len(extra)], dout, x, w, b, *extra
-    )
-    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
-    check_shape("dout", dout, (x.shape[0], w.shape[0], ho, wo), "the shape of the layer's output (N, F, H', W')")
-    if a:
-        check_shape("relu_cache", a[0], dout.shape, "the convolution's output, of dout's shape")
-    return conv.conv_backward(dout, x, w, stride, pad, a[0] if a else None)
+    return conv.conv_backward(*check_conv_grad(dout, conv_cache, layer, a))
 
 
 def conv_backward_naive(dout, cache):

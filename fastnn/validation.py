@@ -290,3 +290,22 @@ def check_pool_params(x, pool_param):
     ho = _output_size("pool_param: height", x.shape[2], ph, stride)
     wo = _output_size("pool_param: width", x.shape[3], pw, stride)
     return ph, pw, stride, ho, wo
+
+
+def check_conv_grad(dout, conv_cache, layer, a=None, arrays=HOST):
+    """
+    Check a convolution backward's dout, its cache (x, w, b, conv_param) and,
+    for a fused ReLU, the cached pre-activation a, like forward inputs.
+
+    Returns (dout, x, w, stride, pad, a), the arrays converted to one dtype
+    (a None when not given).
+    """
+    x, w, b, conv_param = unpack_cache(conv_cache, ("x", "w", "b", "conv_param"), layer)
+    extra = () if a is None else (a,)
+    names = ("dout", "cache's x", "cache's w", "cache's b", "relu_cache")[: 4 + len(extra)]
+    dout, x, w, b, *a = as_float_arrays(names, dout, x, w, b, *extra, arrays=arrays)
+    stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
+    check_shape("dout", dout, (x.shape[0], w.shape[0], ho, wo), "the shape of the layer's output (N, F, H', W')")
+    if a:
+        check_shape("relu_cache", a[0], dout.shape, "the convolution's output, of dout's shape")
+    return dout, x, w, stride, pad, (a[0] if a else None)

@@ -52,6 +52,23 @@ def _masked_grad(dout, a, relu, n, f, oh, ow, zero):
     return dout[n, f, oh, ow]
 
 
+@cuda.jit(device=True)
+def _clear(acc):
+    for i in range(TM):
+        for j in range(TN):
+            acc[i, j] = 0
+
+
+@cuda.jit(device=True)
+def _accumulate(a_tile, b_tile, acc, ty, tx):
+    """acc += this thread's TM x TN patch of a_tile.T @ b_tile, both staged (BK, BM) and (BK, BN)."""
+    for kk in range(BK):
+        for i in range(TM):
+            av = a_tile[kk, ty * TM + i]
+            for j in range(TN):
+                acc[i, j] += av * b_tile[kk, tx * TN + j]
+
+
 @per_dtype
 def _forward_kernel(nb):
     @cuda.jit
@@ -69,9 +86,7 @@ def _forward_kernel(nb):
         m, k = w2.shape
         pixels = x.shape[0] * ho * wo
         zero = nb(0)
-        for i in range(TM):
-            for j in range(TN):
-                acc[i, j] = 0
+        _clear(acc)
         for k0 in range(0, k, BK):
             # Consecutive threads take consecutive k of a filter row of w, and
             # consecutive pixels of B (neighbouring ow: neighbouring addresses of x).
@@ -84,11 +99,7 @@ def _forward_kernel(nb):
                 gp, gk = p0 + nn, k0 + kk
                 b_tile[kk, nn] = _column_entry(x, gk, gp, hh, ww, stride, pad, ho, wo, zero) if gp < pixels and gk < k else zero
             cuda.syncthreads()
-            for kk in range(BK):
-                for i in range(TM):
-                    av = a_tile[kk, ty * TM + i]
-                    for j in range(TN):
-                        acc[i, j] += av * b_tile[kk, tx * TN + j]
+            _accumulate(a_tile, b_tile, acc, ty, tx)
             cuda.syncthreads()
         plane = ho * wo
         for i in range(TM):
@@ -145,9 +156,7 @@ def _weight_grad_kernel(nb):
         plane = ho * wo
         pixels = dout.shape[0] * plane
         zero = nb(0)
-        for i in range(TM):
-            for j in range(TN):
-                acc[i, j] = 0
+        _clear(acc)
         for p0 in range(0, pixels, BK):
             for idx in range(tid, BK * BM, threads):
                 pp, mm = idx % BK, idx // BK
@@ -161,11 +170,7 @@ def _weight_grad_kernel(nb):
                 gk, gp = k0 + nn, p0 + pp
                 b_tile[pp, nn] = _column_entry(x, gk, gp, hh, ww, stride, pad, ho, wo, zero) if gk < k and gp < pixels else zero
             cuda.syncthreads()
-            for pp in range(BK):
-                for i in range(TM):
-                    gv = g_tile[pp, ty * TM + i]
-                    for j in range(TN):
-                        acc[i, j] += gv * b_tile[pp, tx * TN + j]
+            _accumulate(g_tile, b_tile, acc, ty, tx)
             cuda.syncthreads()
         for i in range(TM):
             f = f0 + ty * TM + i
