@@ -270,6 +270,11 @@ def _stream_cost(reads, writes):
     return cost
 
 
+def _norm_cost(arrays, params, backward):
+    """Bytes that must move: x read, out and xhat (the cache) written forward; dout and xhat read, dx written backward."""
+    return 0.0, float(3 * arrays[0].nbytes)
+
+
 def _dropout_cost(arrays, params, backward):
     """x (or dout) read, out (or dx) written, the one-byte mask written (or read)."""
     (x,) = arrays
@@ -444,13 +449,13 @@ LAYERS = (
           (10, 10), 1e-9, family="norm", bench_sizes=_NORM_BENCH, cost=_dropout_cost,
           note="both include drawing the seeded uniforms"),
     Layer("batchnorm", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "train"}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_stream_cost(1, 1)),
+          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
     Layer("batchnorm (test mode)", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "test"}), _NORM_GRADS,
           {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm"),
     Layer("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt", _norm({"mode": "train"}), _NORM_GRADS,
           {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm"),
     Layer("layernorm", "layernorm_forward", "layernorm_backward", _norm({}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_stream_cost(1, 1)),
+          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
     # The sandwich composes three layers: the truncation error of its centred
     # difference reached 1.1e-7 relative on small entries of dx (the NumPy
     # reference likewise), so its gradient check gets ten times a norm's.
@@ -475,10 +480,10 @@ LAYERS = (
           ((2, 3, 6, 6), (3, 3, 3, 3), 1, 1, (2, 2, 2)), 1e-8, step=LINEAR_STEP, kinks=_conv_pool_kinks, family="conv", cost=_conv_cost),
     Layer("spatial_batchnorm", "spatial_batchnorm_forward", "spatial_batchnorm_backward", _spatial_norm({"mode": "train"}),
           _NORM_GRADS, {"cpu": _SPATIAL_SIZES, "cuda": _SPATIAL_GPU_SIZES}, (4, 3, 4, 4), 1e-7, step=_SPATIAL_STEP,
-          family="norm", bench_sizes={"cpu": ((50, 32, 32, 32),), "cuda": ((256, 64, 32, 32),)}, cost=_stream_cost(1, 1)),
+          family="norm", bench_sizes={"cpu": ((50, 32, 32, 32),), "cuda": ((256, 64, 32, 32),)}, cost=_norm_cost),
     Layer("spatial_batchnorm (test mode)", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
           _spatial_norm({"mode": "test"}), _NORM_GRADS, {"cpu": _SPATIAL_SIZES, "cuda": _SPATIAL_GPU_SIZES}, (4, 3, 4, 4), 1e-7,
-          step=_SPATIAL_STEP, family="norm", cost=_stream_cost(1, 1)),
+          step=_SPATIAL_STEP, family="norm", cost=_norm_cost),
     Layer("spatial_groupnorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward", _groupnorm, _NORM_GRADS,
           {"cpu": _GROUP_SIZES}, ((2, 6, 3, 3), 2), 1e-7, step=_SPATIAL_STEP, family="norm"),
     # Three layers composed, as affine_batchnorm_relu: the same bound.

@@ -346,8 +346,8 @@ def _run_bench(args):
     print(threads.describe())
     print(
         f"machine peaks measured in this run: GEMM {peaks['gemm_float32']:.0f} GFLOP/s float32, "
-        f"{peaks['gemm_float64']:.0f} GFLOP/s float64; copy {peaks['copy_gbs']:.1f} GB/s (Numba, all threads), "
-        f"{peaks['copyto_gbs']:.1f} GB/s (np.copyto)"
+        f"{peaks['gemm_float64']:.0f} GFLOP/s float64; copy {peaks['numba_copy_gbs']:.1f} GB/s (Numba, all threads), "
+        f"{peaks['copyto_gbs']:.1f} GB/s (np.copyto); % copy is of the better"
     )
     print(f"medians of {args.repeats} interleaved rounds; ratio = reference / fastnn, vs torch = torch / fastnn")
     print(bench.format_table(rows, peaks, has_torch))

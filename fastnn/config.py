@@ -25,6 +25,15 @@ GOMP_SPINCOUNT = 1000
 #: in L1 while the block's exponentials are taken in one vectorised loop.
 SOFTMAX_BLOCK_ELEMENTS = 2048
 
+#: Dropout draws its uniforms this many at a time into buffers that stay in
+#: L1 (32 KB of words, 32 KB of doubles), then compares and scales them.
+DROPOUT_CHUNK = 4096
+
+#: The float64 softmax (NumPy's order, NumPy's exp) works through its rows
+#: in blocks of about this many elements, 1 MB, which stay in L2 (1 MB a
+#: core here) between its three steps.  See kernels/cpu/losses.py.
+NUMPY_ORDER_BLOCK_ELEMENTS = 1 << 17
+
 # ---------------------------------------------------------------- CUDA
 # Launch configuration of the @cuda.jit kernels (kernels/cuda/).
 

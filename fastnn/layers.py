@@ -11,8 +11,8 @@ import numpy as np
 
 from fastnn.kernels.cpu import affine, conv, elementwise, losses
 from fastnn.kernels.cpu import norm as normalization
-from fastnn import catalog
-from fastnn.rng import dropout_uniforms, reseed
+from fastnn import catalog, config, threads
+from fastnn.rng import dropout_uniforms, global_mt19937, reseed
 from fastnn.validation import (
     HostArrays,
     as_float_arrays,
@@ -31,6 +31,7 @@ from fastnn.validation import (
     check_shape,
     same_buffer,
     is_integer,
+    is_real,
     unpack_cache,
 )
 
@@ -265,7 +266,14 @@ def dropout_forward(x, dropout_param):
         return x.copy(), (used, None)
     out = np.empty_like(x)
     mask = np.empty(x.shape, np.bool_)
-    elementwise.dropout_forward(x.reshape(-1), dropout_uniforms(x.shape).reshape(-1), p, out.reshape(-1), mask.reshape(-1))
+    flat = (x.reshape(-1), p, out.reshape(-1), mask.reshape(-1))
+    generator = global_mt19937()
+    if generator is None:
+        elementwise.dropout_forward_uniforms(dropout_uniforms(x.size), *flat)
+    else:
+        words, position, lock = generator
+        with lock:
+            position[0] = elementwise.dropout_forward(words, position[0], *flat, config.DROPOUT_CHUNK)
     return out, (used, mask)
 
 
@@ -291,6 +299,13 @@ def dropout_backward(dout, cache):
     dx = np.empty_like(dout)
     elementwise.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), p, dx.reshape(-1))
     return dx
+
+
+def _check_eps(name, param):
+    eps = param.get("eps", 1e-5)
+    if not is_real(eps) or not 0 <= eps < np.inf:
+        raise ValueError(f"{name}['eps']: expected a finite number >= 0, got {eps!r}")
+    return float(eps)
 
 
 def _check_norm_inputs(x, gamma, beta):
@@ -325,23 +340,22 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     x, gamma, beta = _check_norm_inputs(x, gamma, beta)
     if mode == "train" and x.shape[0] == 0:
         raise ValueError(f"x: expected at least one row to take batch statistics from, got shape {x.shape}")
-    eps = bn_param.get("eps", 1e-5)
+    eps = _check_eps("bn_param", bn_param)
     momentum = bn_param.get("momentum", 0.9)
     d = x.shape[1]
     running_mean = np.asarray(bn_param.get("running_mean", np.zeros(d, x.dtype)), x.dtype)
     running_var = np.asarray(bn_param.get("running_var", np.zeros(d, x.dtype)), x.dtype)
     check_shape("bn_param['running_mean']", running_mean, (d,), "one per feature")
     check_shape("bn_param['running_var']", running_var, (d,), "one per feature")
-    if mode == "train":
-        mean, var = normalization.column_moments(x)
-        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
-        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
+    train = mode == "train"
+    if train:
+        mean, var = np.empty(d), np.empty(d)
     else:
         mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    xhat = np.empty_like(x)
-    out = np.empty_like(x)
-    normalization.normalize_columns(x, mean, inv_std, gamma, beta, xhat, out)
+    out, xhat, inv_std = normalization.batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads.get_num_threads())
+    if train:
+        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
+        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
     return out, (xhat, gamma, inv_std.astype(x.dtype), mode)
 
 
@@ -362,11 +376,7 @@ def batchnorm_backward(dout, cache):
     check_cache_mode(mode)
     dout, xhat, gamma, inv_std = _check_norm_grad(dout, xhat, gamma, inv_std)
     check_shape("cache's inv_std", inv_std, (dout.shape[1],), "one per feature")
-    dx = np.empty_like(dout)
-    dgamma = np.empty(dout.shape[1], dout.dtype)
-    dbeta = np.empty(dout.shape[1], dout.dtype)
-    normalization.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", dx, dgamma, dbeta)
-    return dx, dgamma, dbeta
+    return normalization.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", threads.get_num_threads())
 
 
 def batchnorm_backward_alt(dout, cache):
@@ -401,10 +411,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     if not isinstance(ln_param, dict):
         raise TypeError(f"ln_param: expected a dict, got {type(ln_param).__name__}")
     x, gamma, beta = _check_norm_inputs(x, gamma, beta)
-    xhat = np.empty_like(x)
-    out = np.empty_like(x)
-    inv_std = np.empty(x.shape[0], x.dtype)
-    normalization.layernorm_forward(x, gamma, beta, float(ln_param.get("eps", 1e-5)), xhat, out, inv_std)
+    out, xhat, inv_std = normalization.layernorm_forward(x, gamma, beta, _check_eps("ln_param", ln_param))
     return out, (xhat, gamma, inv_std.reshape(-1, 1))
 
 
@@ -424,11 +431,7 @@ def layernorm_backward(dout, cache):
     xhat, gamma, inv_std = unpack_cache(cache, ("xhat", "gamma", "inv_std"), "layernorm_forward")
     dout, xhat, gamma, inv_std = _check_norm_grad(dout, xhat, gamma, inv_std)
     check_shape("cache's inv_std", inv_std, (dout.shape[0], 1), "one per row")
-    dx = np.empty_like(dout)
-    dgamma = np.empty(dout.shape[1], dout.dtype)
-    dbeta = np.empty(dout.shape[1], dout.dtype)
-    normalization.layernorm_backward(dout, xhat, gamma, inv_std.reshape(-1), dx, dgamma, dbeta)
-    return dx, dgamma, dbeta
+    return normalization.layernorm_backward(dout, xhat, gamma, inv_std.reshape(-1))
 
 
 def _check_norm_grad(dout, xhat, gamma, inv_std):
@@ -702,7 +705,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     check_shape("bn_param['running_mean']", running_mean, (c,), "one per channel")
     check_shape("bn_param['running_var']", running_var, (c,), "one per channel")
     out, xhat, inv_std, mean, var = normalization.spatial_batchnorm_forward(
-        x.reshape(n, c, h * w), gamma, beta, bn_param.get("eps", 1e-5), mode == "train", running_mean, running_var, momentum
+        x.reshape(n, c, h * w), gamma, beta, _check_eps("bn_param", bn_param), mode == "train", running_mean, running_var, momentum
     )
     if mode == "train":
         bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
@@ -779,7 +782,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         raise ValueError(f"x: expected at least one value per group to take statistics from, got shape {x.shape}")
     x4 = x.reshape(n, G, c // G, h * w)
     out, xhat, inv_std = normalization.groupnorm_forward(
-        x4, gamma.reshape(c), beta.reshape(c), float(gn_param.get("eps", 1e-5))
+        x4, gamma.reshape(c), beta.reshape(c), _check_eps("gn_param", gn_param)
     )
     return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, inv_std, G)
 

@@ -6,6 +6,7 @@ Two packages, by backend; inside each, one file per op family.
 |---|---|
 | ``cpu/dispatch.py`` | when a CPU kernel runs in parallel: thresholds and chunking |
 | ``cpu/elementwise.py`` | ReLU and dropout |
+| ``cpu/mt19937.py`` | NumPy's legacy generator (``np.random.rand``'s stream) for dropout's mask |
 | ``cpu/affine.py`` | bias, bias+ReLU and column-sum epilogues around NumPy's BLAS |
 | ``cpu/conv.py`` | convolution (im2col and a GEMM per image) and max pooling |
 | ``cpu/losses.py`` | softmax and hinge losses with their gradients |

@@ -22,6 +22,47 @@ def test_dropout_statistics(p):
     np.testing.assert_allclose(out[out != 0], 1 / p)
 
 
+# Draws that cross the 624-word twist, a chunk of the kernel (config.DROPOUT_CHUNK),
+# and start at odd word positions (a randint draws one word).
+_DRAWS = [(0, 0, 0, (1,)), (1, 3, 0, (312,)), (2, 1, 0, (313,)), (3, 0, 1, (7,)), (4, 623, 1, (2, 3)),
+          (5, 5, 0, (100, 1003)), (6, 0, 1, (4096, 3))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed, before, words, shape", _DRAWS)
+def test_compiled_generator_is_numpys(seed, before, words, shape, dtype):
+    # fastnn draws dropout's uniforms from the global generator's state in
+    # compiled code: the mask and the generator's state afterwards must be
+    # what np.random.rand would have given and left.
+    x = random_array(np.random.default_rng(seed), shape, dtype)
+    states = []
+    results = []
+    for draw in (lambda: L.dropout_forward(x, {"p": 0.6, "mode": "train"}), lambda: R.dropout_forward(x, {"p": 0.6, "mode": "train"})):
+        np.random.seed(seed)
+        np.random.random_sample(before)
+        np.random.randint(2**31, size=words)
+        results.append(draw())
+        states.append(np.random.get_state())
+    (out, (_, mask)), (ref_out, (_, ref_mask)) = results
+    np.testing.assert_array_equal(mask, ref_mask)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(states[0][1], states[1][1])
+    assert states[0][2:] == states[1][2:]
+
+
+def test_dropout_draws_with_numpy_when_another_generator_is_set():
+    # np.random.set_bit_generator swaps the global generator: np.random.rand
+    # then draws from it, and so must dropout.
+    old = np.random.get_bit_generator()
+    try:
+        np.random.set_bit_generator(np.random.PCG64(7))
+        _, (_, mask) = L.dropout_forward(np.ones(1000), {"p": 0.5, "mode": "train"})
+        np.random.set_bit_generator(np.random.PCG64(7))
+        np.testing.assert_array_equal(mask, np.random.rand(1000) < 0.5)
+    finally:
+        np.random.set_bit_generator(old)
+
+
 def test_dropout_test_mode_is_the_identity():
     x = random_array(np.random.default_rng(0), (4, 5), np.float32)
     out, cache = L.dropout_forward(x, {"p": 0.3, "mode": "test"})
@@ -110,6 +151,13 @@ def test_affine_norm_relu_refuses_an_unknown_norm():
         (lambda: L.layernorm_forward(np.ones(3), np.ones(3), np.zeros(3), {}), ValueError, ["x:", "2-D", "(N, D)"]),
         (lambda: L.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(4), {}), ValueError, ["beta:", "(3,)", "(4,)"]),
         (lambda: L.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), "train"), TypeError, ["bn_param", "dict"]),
+        (lambda: L.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"mode": "train", "eps": -1e-5}), ValueError,
+         ["bn_param['eps']", ">= 0", "-1e-05"]),
+        (lambda: L.layernorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"eps": "1e-5"}), ValueError, ["ln_param['eps']", "'1e-5'"]),
+        (lambda: L.spatial_batchnorm_forward(np.ones((2, 3, 2, 2)), np.ones(3), np.zeros(3), {"mode": "train", "eps": np.nan}),
+         ValueError, ["bn_param['eps']", "nan"]),
+        (lambda: L.spatial_groupnorm_forward(np.ones((2, 4, 2, 2)), np.ones((1, 4, 1, 1)), np.zeros((1, 4, 1, 1)), 2, {"eps": np.inf}),
+         ValueError, ["gn_param['eps']", "inf"]),
     ],
 )
 def test_norm_bad_inputs(call, error, words):
@@ -117,3 +165,33 @@ def test_norm_bad_inputs(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_norms_and_losses_give_the_same_bits_serially_and_in_parallel(dtype, monkeypatch):
+    # The serial path (small inputs, forked children) and the parallel one
+    # must agree to the bit: batchnorm splits columns, each summed in one
+    # order either way; layernorm's backward and the losses add the same
+    # per-chunk partial sums in the same order either way.
+    from fastnn import config, threads
+
+    rng = np.random.default_rng(5)
+    x = random_array(rng, (1500, 70), dtype)
+    gamma, beta, dout = random_array(rng, (70,), dtype), random_array(rng, (70,), dtype), random_array(rng, (1500, 70), dtype)
+    y = rng.integers(70, size=1500)
+
+    def run():
+        bn_out, bn_cache = L.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+        ln_out, ln_cache = L.layernorm_forward(x, gamma, beta, {})
+        return [bn_out, *L.batchnorm_backward(dout, bn_cache), ln_out, *L.layernorm_backward(dout, ln_cache), *L.softmax_loss(x, y),
+                *L.svm_loss(x, y)]
+
+    parallel = run()
+    with threads.limit_threads(1):
+        one_thread = run()
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 1 << 40)
+    monkeypatch.setattr(config, "PARALLEL_MIN_ROW_ELEMENTS", 1 << 40)
+    serial = run()
+    for a, b, c in zip(parallel, one_thread, serial):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

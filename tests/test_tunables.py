@@ -8,15 +8,19 @@ from fastnn import config
 from fastnn.kernels.cpu import elementwise, losses
 
 
-def test_softmax_block_reaches_the_kernel(monkeypatch):
-    seen = []
-    kernel = losses.softmax_span
+def _spy(monkeypatch, module, name, seen, position):
+    kernel = getattr(module, name)
 
     def spy(*args):
-        seen.append(args[-1])
+        seen.append(args[position])
         return kernel(*args)
 
-    monkeypatch.setattr(losses, "softmax_span", spy)
+    monkeypatch.setattr(module, name, spy)
+
+
+def test_softmax_block_reaches_the_kernel(monkeypatch):
+    seen = []
+    _spy(monkeypatch, losses, "softmax_span", seen, -1)
     x = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
     y = np.arange(4)
     expected = L.softmax_loss(x, y)
@@ -25,6 +29,32 @@ def test_softmax_block_reaches_the_kernel(monkeypatch):
     assert seen == [2048, 20]
     assert got[0] == expected[0]
     np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_float64_softmax_block_reaches_the_kernel(monkeypatch):
+    seen = []
+    _spy(monkeypatch, losses, "_numpy_order_rows", seen, -1)
+    x = np.random.default_rng(0).standard_normal((6, 10))
+    y = np.arange(6)
+    expected = L.softmax_loss(x, y)
+    monkeypatch.setattr(config, "NUMPY_ORDER_BLOCK_ELEMENTS", 20)
+    got = L.softmax_loss(x, y)
+    assert seen == [(1 << 17) // 10, 2]  # rows per block at 10 columns
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_dropout_chunk_reaches_the_kernel(monkeypatch):
+    seen = []
+    _spy(monkeypatch, elementwise, "dropout_forward", seen, -1)
+    x = np.ones(1000)
+    np.random.seed(0)
+    expected = L.dropout_forward(x, {"p": 0.5, "mode": "train"})[1][1]
+    monkeypatch.setattr(config, "DROPOUT_CHUNK", 7)
+    np.random.seed(0)
+    got = L.dropout_forward(x, {"p": 0.5, "mode": "train"})[1][1]
+    assert seen == [4096, 7]
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_parallel_threshold_is_read_at_call_time(monkeypatch):

@@ -4,9 +4,9 @@ Every case times its implementations in interleaved rounds (reference,
 fastnn, torch, reference, ...), so that a noisy neighbour slows all of them
 alike, and reports medians.  Calls too short for the clock are repeated
 inside a round.  The machine's peaks are measured in the same run: GEMM
-GFLOP/s per dtype and streaming copy GB/s (a Numba copy on every thread,
-and ``np.copyto``), so a "% peak" column can say how close a kernel comes
-to the hardware.
+GFLOP/s per dtype and streaming copy GB/s (the better of a Numba copy on
+every thread and ``np.copyto``), so a "% peak" column can say how close a
+kernel comes to the hardware.
 """
 
 import time
@@ -43,7 +43,7 @@ def time_interleaved(fns, repeats):
 
 
 def measure_peaks(repeats=5):
-    """Machine peaks in this process: GEMM GFLOP/s per dtype, copy GB/s."""
+    """Machine peaks in this process: GEMM GFLOP/s per dtype; copy GB/s, read plus write."""
     from numba import njit, prange
 
     @njit(parallel=True, cache=False)
@@ -61,8 +61,10 @@ def measure_peaks(repeats=5):
     src = np.ones(10**7, np.float32)
     dst = np.empty_like(src)
     t = time_interleaved({"numba": lambda: parallel_copy(src, dst), "copyto": lambda: np.copyto(dst, src)}, repeats)
-    peaks["copy_gbs"] = 2 * src.nbytes / t["numba"] / 1e9
+    peaks["numba_copy_gbs"] = 2 * src.nbytes / t["numba"] / 1e9
     peaks["copyto_gbs"] = 2 * src.nbytes / t["copyto"] / 1e9
+    # The yardstick of "% copy": the better of the two.
+    peaks["copy_gbs"] = max(peaks["numba_copy_gbs"], peaks["copyto_gbs"])
     return peaks
 
 

@@ -11,10 +11,12 @@ error model checks every float division for zero, and that branch kept the
 loops scalar; IEEE results are what these formulas want anyway.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from fastnn import config
 from fastnn.kernels.cpu.dispatch import is_large
+from fastnn.kernels.cpu.mt19937 import next_words, uniforms_from_words
 
 
 
@@ -106,8 +108,9 @@ def relu_backward(dout, x, dx):
 
 
 @njit(cache=True, error_model="numpy")
-def dropout_forward(x, uniforms, p, out, mask):
-    """``mask = uniforms < p``; ``out = x * (mask / p)``; all flat, one size.
+def dropout_forward_uniforms(uniforms, x, p, out, mask):
+    """
+    ``mask = uniforms < p``; ``out = x * (mask / p)``; all flat, one size.
 
     ``uniforms`` and ``p`` are float64 and the product is taken in float64,
     then rounded to x's dtype: exactly cs231n's ``x * ((u < p) / p)``
@@ -119,6 +122,28 @@ def dropout_forward(x, uniforms, p, out, mask):
         keep = uniforms[i] < p
         mask[i] = keep
         out[i] = t(x[i] * (scale if keep else 0.0))
+
+
+@njit(cache=True, error_model="numpy")
+def dropout_forward(key, pos, x, p, out, mask, chunk):
+    """
+    :func:`dropout_forward_uniforms` with ``np.random.rand``'s next ``x.size``
+    uniforms drawn here from the MT19937 state ``key`` (uint32, 624 words)
+    at position ``pos``, ``chunk`` at a time in cache
+    (:mod:`fastnn.kernels.cpu.mt19937`).  ``key`` is advanced in place; the
+    new position is returned.
+    """
+    n = x.size
+    words = np.empty(2 * chunk, np.uint32)
+    old = np.empty_like(key)
+    uniforms = np.empty(chunk)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        u = uniforms[: stop - start]
+        pos = next_words(key, pos, words[: 2 * u.size], old)
+        uniforms_from_words(words, u)
+        dropout_forward_uniforms(u, x[start:stop], p, out[start:stop], mask[start:stop])
+    return pos
 
 
 @njit(cache=True, error_model="numpy")

@@ -62,18 +62,8 @@ def _block_sum(a, start, n):
 
 
 @njit(cache=True)
-def pairwise_sum(a):
-    """
-    ``np.sum(a)`` of a 1-D contiguous array, in NumPy's order.
-
-    Parameters
-    ----------
-    a : ndarray, shape (n,), float32 or float64
-
-    Returns
-    -------
-    total : float64
-    """
+def _stack_sum(a):
+    # Any length, in NumPy's order; two small heap allocations per call.
     n = a.size
     if n <= _BLOCK:
         return _block_sum(a, 0, n)
@@ -108,3 +98,51 @@ def pairwise_sum(a):
             nodes[top, 0], nodes[top, 1] = start + half, size - half
         nodes[top, 2] = 0
     return sums[0]
+
+
+# The top three levels of NumPy's recursion as plain calls, so that a row of
+# up to about 1024 elements never reaches _stack_sum's allocations (which
+# took a third of the time of a 1024-element sum, measured: 0.55 against
+# 0.36 ns per float64 element).
+
+
+@njit(cache=True)
+def _half(n):
+    half = n // 2
+    return half - half % 8
+
+
+@njit(cache=True)
+def _level1(a, start, n):
+    if n <= _BLOCK:
+        return _block_sum(a, start, n)
+    h = _half(n)
+    return _stack_sum(a[start : start + h]) + _stack_sum(a[start + h : start + n])
+
+
+@njit(cache=True)
+def _level2(a, start, n):
+    if n <= _BLOCK:
+        return _block_sum(a, start, n)
+    h = _half(n)
+    return _level1(a, start, h) + _level1(a, start + h, n - h)
+
+
+@njit(cache=True)
+def pairwise_sum(a):
+    """
+    ``np.sum(a)`` of a 1-D contiguous array, in NumPy's order.
+
+    Parameters
+    ----------
+    a : ndarray, shape (n,), float32 or float64
+
+    Returns
+    -------
+    total : float64
+    """
+    n = a.size
+    if n <= _BLOCK:
+        return _block_sum(a, 0, n)
+    h = _half(n)
+    return _level2(a, 0, h) + _level2(a, h, n - h)
