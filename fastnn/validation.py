@@ -151,7 +151,8 @@ def check_out(out, like):
     if out.dtype != like.dtype:
         raise TypeError(f"out: expected dtype {like.dtype}, got dtype {out.dtype}")
     check_shape("out", out, like.shape, "the shape of the result")
-    if not out.flags.c_contiguous or not out.flags.writeable:
+    flags = out.flags  # a new object at every access
+    if not flags.c_contiguous or not flags.writeable:
         raise ValueError("out: expected a writeable C-contiguous array, got one that is not")
 
 

@@ -88,3 +88,27 @@ def test_bad_arguments(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", list(O.RULES))
+def test_parallel_and_serial_updates_agree_with_the_rules(rule, dtype, monkeypatch):
+    # A parameter above config.PARALLEL_MIN_ELEMENTS updates on every thread;
+    # elements are independent, so the serial path gives the same bits, and
+    # both follow the NumPy rule.
+    from fastnn import config
+
+    rng = np.random.default_rng(4)
+    w0 = rng.standard_normal((300, 301)).astype(dtype)
+    grads = [rng.standard_normal(w0.shape).astype(dtype) for _ in range(3)]
+
+    def run(update):
+        w, cfg = w0.copy(), {"learning_rate": 1e-2}
+        for dw in grads:
+            w, cfg = update(w, dw, cfg)
+        return w
+
+    parallel = run(O.RULES[rule])
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 1 << 40)
+    np.testing.assert_array_equal(run(O.RULES[rule]), parallel)
+    np.testing.assert_allclose(parallel, run(getattr(RO, rule)), rtol={np.float32: 1e-5, np.float64: 1e-12}[dtype], atol=1e-6)

@@ -290,7 +290,10 @@ def _numpy_order_rows(x, y, dx, picked, sums, start, stop, block_rows):
     for b0 in range(start, stop, block_rows):
         b1 = min(stop, b0 + block_rows)
         _shift_span(x, y, dx, picked, b0, b1)
-        np.exp(dx[b0:b1], out=dx[b0:b1])
+        # The whole of dx as it is when one block covers it: a slice costs
+        # a view, which small calls notice.
+        block = dx if b1 - b0 == dx.shape[0] else dx[b0:b1]
+        np.exp(block, out=block)
         _normalise_span(dx, y, sums, b0, b1)
 
 

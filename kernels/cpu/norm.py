@@ -50,21 +50,19 @@ def batchnorm_block_columns(d, threads):
 
 
 @njit(cache=True, error_model="numpy")
-def batchnorm_forward_span(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, start, stop):
+def batchnorm_stats_span(x, eps, train, mean, var, inv_std, start, stop):
     """
-    Columns [start, stop) of batch normalisation of x (N, D).
+    Columns [start, stop) of batch normalisation's statistics of x (N, D).
 
-    train: the block's float64 mean and biased variance are written into
-    ``mean`` and ``var``; otherwise those hold the running averages.  Then
-    ``inv_std = 1 / sqrt(var + eps)``, ``xhat = (x - mean) * inv_std`` and
-    ``out = gamma * xhat + beta``, each in the reference's order.
+    train: the columns' float64 mean and biased variance are written into
+    ``mean`` and ``var``, each column summed row after row as NumPy's axis-0
+    reductions do; otherwise those hold the running averages.  Then
+    ``inv_std = 1 / sqrt(var + eps)``.
     """
     n = x.shape[0]
     m = mean[start:stop]
     v = var[start:stop]
     inv = inv_std[start:stop]
-    g = gamma[start:stop]
-    b = beta[start:stop]
     width = stop - start
     if train:
         for j in range(width):
@@ -85,21 +83,26 @@ def batchnorm_forward_span(x, gamma, beta, eps, train, mean, var, inv_std, xhat,
             v[j] /= n
     for j in range(width):
         inv[j] = 1.0 / math.sqrt(v[j] + eps)
-    for i in range(n):
-        row = x[i, start:stop]
-        hrow = xhat[i, start:stop]
-        orow = out[i, start:stop]
-        for j in range(width):
-            h = (row[j] - m[j]) * inv[j]
+
+
+@njit(cache=True, error_model="numpy")
+def batchnorm_normalize_span(x, gamma, beta, mean, inv_std, xhat, out, start, stop):
+    """Rows [start, stop): ``xhat = (x - mean) * inv_std`` and ``out = gamma * xhat + beta``, in the reference's order."""
+    for i in range(start, stop):
+        row, hrow, orow = x[i], xhat[i], out[i]
+        for j in range(row.size):
+            h = (row[j] - mean[j]) * inv_std[j]
             hrow[j] = h
-            orow[j] = g[j] * h + b[j]
+            orow[j] = gamma[j] * h + beta[j]
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols):
-    d = x.shape[1]
+def _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols, rows):
+    n, d = x.shape
     for c in prange((d + cols - 1) // cols):
-        batchnorm_forward_span(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, c * cols, min(d, (c + 1) * cols))
+        batchnorm_stats_span(x, eps, train, mean, var, inv_std, c * cols, min(d, (c + 1) * cols))
+    for c in prange((n + rows - 1) // rows):
+        batchnorm_normalize_span(x, gamma, beta, mean, inv_std, xhat, out, c * rows, min(n, (c + 1) * rows))
 
 
 def batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads):
@@ -115,7 +118,7 @@ def batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads):
         Batch statistics (written into ``mean`` and ``var``) or the given ones.
     mean, var : float64 ndarrays, shape (D,)
     threads : int
-        Threads to split the columns over.
+        Threads to split the columns of the statistics over.
 
     Returns
     -------
@@ -127,9 +130,10 @@ def batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads):
     inv_std = np.empty(d)
     if is_large(x):
         cols = batchnorm_block_columns(d, threads)
-        _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols)
+        _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols, rows_per_chunk(d))
     else:
-        batchnorm_forward_span(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, 0, d)
+        batchnorm_stats_span(x, eps, train, mean, var, inv_std, 0, d)
+        batchnorm_normalize_span(x, gamma, beta, mean, inv_std, xhat, out, 0, n)
     return out, xhat, inv_std
 
 
