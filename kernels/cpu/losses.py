@@ -228,15 +228,15 @@ def _row_loss(span, serial, parallel, x, y, *tunables):
     n = x.shape[0]
     dx = np.empty_like(x)
     scale = x.dtype.type(1.0 / n)
-    rows = rows_per_chunk(x.shape[1])
     if is_large_rows(x):
-        total = parallel(x, y, dx, scale, rows, *tunables)
-    elif n <= rows:
-        # One chunk: the span itself, the same sum without the driver's
-        # allocation (1.3 us of a 4.4 us call at (100, 10), measured).
+        total = parallel(x, y, dx, scale, rows_per_chunk(x.shape[1]), *tunables)
+    elif x.size <= config.CHUNK_ELEMENTS:
+        # One chunk (N <= rows_per_chunk(C)): the span itself, the same sum
+        # without the driver's allocation (1.3 us of a 4.4 us call at
+        # (100, 10), measured).
         total = span(x, y, dx, scale, 0, n, *tunables)
     else:
-        total = serial(x, y, dx, scale, rows, *tunables)
+        total = serial(x, y, dx, scale, rows_per_chunk(x.shape[1]), *tunables)
     return total / n, dx
 
 
@@ -295,15 +295,15 @@ def _numpy_order_rows(x, y, dx, picked, sums, start, stop, block_rows):
 
 
 def _softmax_loss_numpy_order(x, y, block):
-    n, c = x.shape
+    n = x.shape[0]
     dx = np.empty_like(x)
     picked = np.empty(n)
     sums = np.empty(n)
-    block_rows = max(1, block // c)
     if is_large_rows(x):
+        block_rows = max(1, block // x.shape[1])
         split_ranges(lambda start, stop: _numpy_order_rows(x, y, dx, picked, sums, start, stop, block_rows), n)
-    elif n > block_rows:
-        _numpy_order_rows(x, y, dx, picked, sums, 0, n, block_rows)
+    elif x.size > block:
+        _numpy_order_rows(x, y, dx, picked, sums, 0, n, max(1, block // x.shape[1]))
     else:
         # One block: the steps on the whole of dx, without the loop and the
         # views that small calls notice (about 0.8 us at (100, 10)).
