@@ -63,10 +63,10 @@ def split_ranges(fn, total):
     """
     global _pool
     count = max(1, min(get_num_threads(), total))
-    bounds = [total * k // count for k in range(count + 1)]
     if count == 1:
         fn(0, total)
         return
+    bounds = [total * k // count for k in range(count + 1)]
     if _pool is None:
         from concurrent.futures import ThreadPoolExecutor
 

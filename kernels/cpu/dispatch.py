@@ -6,6 +6,10 @@ the thresholds are read at call time, so editing them takes effect.  A
 forked child never runs parallel (:func:`fastnn.threads.parallel_allowed`).
 """
 
+import types
+
+from numba import njit
+
 from fastnn import config, threads
 
 
@@ -24,3 +28,25 @@ def is_large_rows(matrix):
 def is_large(array):
     return array.size >= config.PARALLEL_MIN_ELEMENTS and threads.parallel_allowed()
 
+
+
+def serial_and_parallel(driver, **options):
+    """
+    ``(serial, parallel)``: one chunked driver (a ``prange`` over chunks)
+    compiled both ways with ``cache=True`` and ``options``, so that the
+    serial path (small inputs, forked children) splits the work exactly as
+    the parallel one does and gives the same bits.
+
+    Each is compiled from its own copy of the function under its own name.
+    Numba names a cache file after the function and keys its entries by the
+    bytecode, not by ``parallel=``: two compilations of one function read
+    each other's machine code from a warm cache, and the serial one then
+    launched OpenMP threads (measured), which kills a forked child.
+    """
+
+    def renamed(suffix):
+        copy = types.FunctionType(driver.__code__, driver.__globals__, driver.__name__ + suffix, driver.__defaults__, driver.__closure__)
+        copy.__qualname__ = driver.__qualname__ + suffix
+        return copy
+
+    return njit(cache=True, **options)(renamed("_serial")), njit(cache=True, parallel=True, **options)(renamed("_parallel"))

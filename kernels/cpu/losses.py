@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from fastnn import config
 from fastnn.threads import split_ranges
-from fastnn.kernels.cpu.dispatch import is_large_rows, rows_per_chunk
+from fastnn.kernels.cpu.dispatch import is_large_rows, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 from fastnn.kernels.cpu.vexp import vexp
 
@@ -166,10 +166,10 @@ def _sum_in_order(totals):
     return total
 
 
-# Each driver below is compiled twice, serial and parallel: both split the
-# rows into the same chunks and add the chunks' losses in chunk order, so the
-# loss does not depend on the thread count or on which path ran (a prange
-# reduction adds per-thread partial sums).
+# Each driver below is compiled serial and parallel (serial_and_parallel):
+# both split the rows into the same chunks and add the chunks' losses in chunk
+# order, so the loss does not depend on the thread count or on which path ran
+# (a prange reduction adds per-thread partial sums).
 
 
 def _softmax_chunks(x, y, dx, scale, rows, block):
@@ -180,8 +180,7 @@ def _softmax_chunks(x, y, dx, scale, rows, block):
     return _sum_in_order(totals)
 
 
-_softmax_serial = njit(cache=True)(_softmax_chunks)
-_softmax_parallel = njit(cache=True, parallel=True)(_softmax_chunks)
+_softmax_serial, _softmax_parallel = serial_and_parallel(_softmax_chunks)
 
 
 @njit(cache=True, fastmath=_REDUCE)
@@ -220,8 +219,7 @@ def _svm_chunks(x, y, dx, scale, rows):
     return _sum_in_order(totals)
 
 
-_svm_serial = njit(cache=True)(_svm_chunks)
-_svm_parallel = njit(cache=True, parallel=True)(_svm_chunks)
+_svm_serial, _svm_parallel = serial_and_parallel(_svm_chunks)
 
 
 def _row_loss(span, serial, parallel, x, y, *tunables):

@@ -4,8 +4,8 @@ Dropout's mask must be the course's ``np.random.rand(*x.shape) < p`` from
 NumPy's global generator, bit for bit.  Drawn by NumPy, those uniforms
 took 23.5 ms at (4096, 1024), 5.6 ns each, 94% of dropout's forward
 (measured).  Here the same stream is produced from the generator's state
-(``np.random.get_state()``: 624 words and a position) by the reference
-algorithm, in loops that vectorise:
+(624 words and a position, the arrays of :func:`fastnn.rng.global_mt19937`)
+by the reference algorithm, in loops that vectorise:
 
 * the twist regenerates all 624 words at once (two loops with no
   dependency shorter than a vector, as in ``mt19937_gen``);
@@ -14,8 +14,8 @@ algorithm, in loops that vectorise:
   ``(a * 2**26 + b) / 2**53`` (NumPy's ``mt19937_next_double``; the division
   by a power of two is the exact product by its inverse).
 
-The caller hands the advanced state back with ``np.random.set_state``, so
-the global generator ends where ``np.random.rand`` would have left it.
+The words are advanced in place and the caller stores the new position,
+so the global generator ends where ``np.random.rand`` would have left it.
 ``tests/test_norm_dropout.py`` checks masks and final states against NumPy's
 across block boundaries and odd starting positions.
 """

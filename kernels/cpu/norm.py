@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from fastnn.kernels.cpu.dispatch import is_large, is_large_rows, num_chunks, rows_per_chunk
+from fastnn.kernels.cpu.dispatch import is_large, is_large_rows, num_chunks, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 
 
@@ -282,11 +282,7 @@ def _layernorm_backward_chunks(dout, xhat, gamma, inv_std, dx, part_g, part_gh, 
         layernorm_backward_span(dout, xhat, gamma, inv_std, dx, part_g[c], part_gh[c], c * rows, min(n, (c + 1) * rows))
 
 
-# One driver compiled twice, so the serial path (small inputs, forked
-# children) splits the rows exactly as the parallel one does and gives the
-# same dgamma and dbeta to the bit.
-_layernorm_backward_serial = njit(cache=True, error_model="numpy")(_layernorm_backward_chunks)
-_layernorm_backward_parallel = njit(cache=True, error_model="numpy", parallel=True)(_layernorm_backward_chunks)
+_layernorm_backward_serial, _layernorm_backward_parallel = serial_and_parallel(_layernorm_backward_chunks, error_model="numpy")
 
 
 def layernorm_backward(dout, xhat, gamma, inv_std):

@@ -1,7 +1,7 @@
 """Numba kernels for the optimiser updates, in place on flat arrays.
 
 Each update is one pass over the parameter and its state, split into chunks
-of ``chunk`` elements.  Every rule is one driver compiled twice, serial and
+of ``chunk`` elements.  Every rule is one driver compiled serial and
 parallel (a ``prange`` over the chunks): elements are independent, so both
 give the same bits, and a parameter of at least ``config.PARALLEL_MIN_ELEMENTS``
 runs on every thread (the cs231n net's 3072 x 100 first layer: 307,200).
@@ -14,18 +14,13 @@ scalar; IEEE results (inf, NaN) are what these formulas want anyway.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from fastnn import config
-from fastnn.kernels.cpu.dispatch import is_large
+from fastnn.kernels.cpu.dispatch import is_large, serial_and_parallel
 
 # np.sqrt, not math.sqrt: on a float32 scalar math.sqrt returns float64 and the
 # upcast kept the loops scalar (Adam ran 0.71x of NumPy in float32).
-
-
-def _twice(driver):
-    """(serial, parallel) compilations of one chunked driver."""
-    return (njit(cache=True, error_model="numpy")(driver), njit(cache=True, error_model="numpy", parallel=True)(driver))
 
 
 def _sgd(w, dw, lr, chunk):
@@ -78,7 +73,7 @@ def _adam(w, dw, m, v, lr, beta1, beta2, epsilon, correction1, correction2, chun
             ws[i] -= lr * (mi * inv1) / (np.sqrt(vi * inv2) + epsilon)
 
 
-_SGD, _SGD_MOMENTUM, _RMSPROP, _ADAM = _twice(_sgd), _twice(_sgd_momentum), _twice(_rmsprop), _twice(_adam)
+_SGD, _SGD_MOMENTUM, _RMSPROP, _ADAM = (serial_and_parallel(d, error_model="numpy") for d in (_sgd, _sgd_momentum, _rmsprop, _adam))
 
 
 def _run(drivers, w, *args):
