@@ -34,6 +34,16 @@ DROPOUT_CHUNK = 4096
 #: core here) between its three steps.  See kernels/cpu/losses.py.
 NUMPY_ORDER_BLOCK_ELEMENTS = 1 << 17
 
+#: Layer outputs of at least this many bytes come from fastnn.output_pool,
+#: which recycles their memory instead of faulting in fresh pages (1e7
+#: float32 ReLU: 2.5 ms into a new array, 1.56 ms into a recycled one).
+#: Smaller ones come from np.empty, 0.2 us against the pool's 2 us.
+OUTPUT_POOL_MIN_BYTES = 4 << 20
+
+#: At most this many bytes of freed outputs wait for reuse; the oldest go
+#: first.  0 turns recycling off.
+OUTPUT_POOL_MAX_IDLE_BYTES = 512 << 20
+
 # ---------------------------------------------------------------- CUDA
 # Launch configuration of the @cuda.jit kernels (kernels/cuda/).
 

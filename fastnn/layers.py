@@ -11,7 +11,7 @@ import numpy as np
 
 from fastnn.kernels.cpu import affine, conv, elementwise, losses
 from fastnn.kernels.cpu import norm as normalization
-from fastnn import catalog, config, threads
+from fastnn import catalog, config, output_pool, threads
 from fastnn.rng import dropout_uniforms, global_mt19937, reseed
 from fastnn.validation import (
     HostArrays,
@@ -111,7 +111,7 @@ def relu_forward(x, out=None):
     """
     (x,) = as_float_arrays(("x",), x)
     if out is None:
-        out = np.empty_like(x)
+        out = output_pool.empty_like(x)
         elementwise.relu_forward(x, out)
         return out, x
     check_out(out, x)
@@ -140,7 +140,7 @@ def relu_backward(dout, cache, out=None):
     dout, x = as_float_arrays(("dout", "cache"), dout, cache)
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
     if out is None:
-        out = np.empty_like(dout)
+        out = output_pool.empty_like(dout)
         elementwise.relu_backward(dout, x, out)
         return out
     check_out(out, dout)
@@ -264,8 +264,8 @@ def dropout_forward(x, dropout_param):
     used = dict(dropout_param)
     if mode == "test":
         return x.copy(), (used, None)
-    out = np.empty_like(x)
-    mask = np.empty(x.shape, np.bool_)
+    out = output_pool.empty_like(x)
+    mask = output_pool.empty(x.shape, np.bool_)
     flat = (x.reshape(-1), p, out.reshape(-1), mask.reshape(-1))
     generator = global_mt19937()
     if generator is None:
@@ -296,7 +296,7 @@ def dropout_backward(dout, cache):
     if type(mask) is not np.ndarray or mask.dtype != np.bool_:
         raise TypeError(f"cache's mask: expected a boolean ndarray, got {type(mask).__name__} of dtype {getattr(mask, 'dtype', None)}")
     check_shape("dout", dout, mask.shape, "the shape of the dropout mask")
-    dx = np.empty_like(dout)
+    dx = output_pool.empty_like(dout)
     elementwise.dropout_backward(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), p, dx.reshape(-1))
     return dx
 

@@ -11,6 +11,7 @@ partials.  The ``*_span`` functions are public: the fused trainer
 import numpy as np
 from numba import njit, prange
 
+from fastnn import output_pool
 from fastnn.kernels.cpu.dispatch import is_large_rows, num_chunks, rows_per_chunk
 
 
@@ -137,7 +138,7 @@ def affine_relu_forward(x2, w, b):
     out : ndarray, shape (N, M)
     """
     a = np.dot(x2, w)
-    out = np.empty_like(a)
+    out = output_pool.empty_like(a)
     if is_large_rows(a):
         _bias_relu_chunked(a, b, out, rows_per_chunk(a.shape[1]))
     else:
@@ -184,7 +185,7 @@ def affine_relu_backward(dout, a, x2, w):
     db : ndarray, shape (M,)
     """
     num_rows, num_cols = a.shape
-    da = np.empty_like(a)
+    da = output_pool.empty_like(a)
     if is_large_rows(a):
         rows = rows_per_chunk(num_cols)
         partial = np.zeros((num_chunks(num_rows, rows), num_cols), a.dtype)

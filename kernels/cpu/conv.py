@@ -23,7 +23,7 @@ one input, as in the course's naive code and PyTorch.
 import numpy as np
 from numba import njit, prange
 
-from fastnn import config, threads
+from fastnn import config, output_pool, threads
 
 # ------------------------------------------------------------- im2col
 # Each image is first copied into a zero-bordered buffer xp (C, Hp, Wp),
@@ -238,8 +238,8 @@ def conv_forward(x, w, b, stride, pad, ho, wo, relu):
     """
     num, c_in, _, _ = x.shape
     f, _, hh, ww = w.shape
-    a = np.empty((num, f, ho, wo), x.dtype)
-    out = np.empty_like(a) if relu else a
+    a = output_pool.empty((num, f, ho, wo), x.dtype)
+    out = output_pool.empty_like(a) if relu else a
     if a.size == 0:
         return a, out
     args = (x, w.reshape(f, c_in * hh * ww), b, hh, ww, stride, pad, ho, wo, relu, a, out)
@@ -272,7 +272,7 @@ def conv_backward(dout, x, w, stride, pad, a=None):
     f, _, hh, ww = w.shape
     if dout.size == 0:
         return np.zeros_like(x), np.zeros_like(w), np.zeros(f, x.dtype)
-    dx = np.empty_like(x)  # every image's block is written by its span
+    dx = output_pool.empty_like(x)  # every image's block is written by its span
     spans = _spans(x, w)
     dw_parts = np.zeros((spans, f, c_in * hh * ww), x.dtype)
     db_parts = np.zeros((spans, f))
@@ -481,8 +481,8 @@ def max_pool_forward(x, ph, pw, stride, ho, wo):
         Offset ``kh * pw + kw`` of the chosen input within each window.
     """
     num, c, h, w = x.shape
-    out = np.empty((num, c, ho, wo), x.dtype)
-    arg = np.empty((num, c, ho, wo), arg_dtype(ph, pw))
+    out = output_pool.empty((num, c, ho, wo), x.dtype)
+    arg = output_pool.empty((num, c, ho, wo), arg_dtype(ph, pw))
     x3 = x.reshape(num * c, h, w)
     out3, arg3 = out.reshape(num * c, ho, wo), arg.reshape(num * c, ho, wo)
     if _parallel(x.size) and num * c > 1:
@@ -501,7 +501,7 @@ def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
     """
     num, c, h, w = x_shape
     ho, wo = dout.shape[2], dout.shape[3]
-    dx = np.empty(x_shape, dout.dtype)  # every entry is written
+    dx = output_pool.empty(x_shape, dout.dtype)  # every entry is written
     dx3 = dx.reshape(num * c, h, w)
     args = (dout.reshape(num * c, ho, wo), arg.reshape(num * c, ho, wo), ph, pw, stride, dx3)
     if _parallel(dx.size) and num * c > 1:

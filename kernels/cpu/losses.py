@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from fastnn import config
+from fastnn import config, output_pool
 from fastnn.threads import split_ranges
 from fastnn.kernels.cpu.dispatch import is_large_rows, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
@@ -224,7 +224,7 @@ _svm_serial, _svm_parallel = serial_and_parallel(_svm_chunks)
 
 def _row_loss(span, serial, parallel, x, y, *tunables):
     n = x.shape[0]
-    dx = np.empty_like(x)
+    dx = output_pool.empty_like(x)
     scale = x.dtype.type(1.0 / n)
     if is_large_rows(x):
         total = parallel(x, y, dx, scale, rows_per_chunk(x.shape[1]), *tunables)
@@ -294,7 +294,7 @@ def _numpy_order_rows(x, y, dx, picked, sums, start, stop, block_rows):
 
 def _softmax_loss_numpy_order(x, y, block):
     n = x.shape[0]
-    dx = np.empty_like(x)
+    dx = output_pool.empty_like(x)
     picked = np.empty(n)
     sums = np.empty(n)
     if is_large_rows(x):

@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from fastnn import output_pool
 from fastnn.kernels.cpu.dispatch import is_large, is_large_rows, num_chunks, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 
@@ -126,7 +127,7 @@ def batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads):
     inv_std : float64 ndarray, shape (D,)
     """
     n, d = x.shape
-    xhat, out = np.empty_like(x), np.empty_like(x)
+    xhat, out = output_pool.empty_like(x), output_pool.empty_like(x)
     inv_std = np.empty(d)
     if is_large(x):
         cols = batchnorm_block_columns(d, threads)
@@ -197,7 +198,7 @@ def _batchnorm_backward_parallel(dout, xhat, gamma, inv_std, train, dx, dgamma, 
 def batchnorm_backward(dout, xhat, gamma, inv_std, train, threads):
     """dx (N, D), dgamma (D,), dbeta (D,) of batch normalisation; inv_std (D,) of dout's dtype."""
     n, d = dout.shape
-    dx = np.empty_like(dout)
+    dx = output_pool.empty_like(dout)
     dgamma, dbeta = np.empty(d, dout.dtype), np.empty(d, dout.dtype)
     if is_large(dout):
         cols = batchnorm_block_columns(d, threads)
@@ -245,7 +246,7 @@ def _layernorm_forward_parallel(x, gamma, beta, eps, xhat, out, inv_std, rows):
 def layernorm_forward(x, gamma, beta, eps):
     """Layer normalisation of x (N, D); returns out, xhat and inv_std (N,) of x's dtype."""
     n = x.shape[0]
-    xhat, out = np.empty_like(x), np.empty_like(x)
+    xhat, out = output_pool.empty_like(x), output_pool.empty_like(x)
     inv_std = np.empty(n, x.dtype)
     if is_large_rows(x):
         _layernorm_forward_parallel(x, gamma, beta, eps, xhat, out, inv_std, rows_per_chunk(x.shape[1]))
@@ -288,7 +289,7 @@ _layernorm_backward_serial, _layernorm_backward_parallel = serial_and_parallel(_
 def layernorm_backward(dout, xhat, gamma, inv_std):
     """dx (N, D), dgamma (D,), dbeta (D,) of layer normalisation; inv_std flat (N,)."""
     n, d = dout.shape
-    dx = np.empty_like(dout)
+    dx = output_pool.empty_like(dout)
     # One row of float64 partial column sums per chunk of rows, added at the
     # end; the chunks depend on the shape alone, never on the thread count.
     rows = max(rows_per_chunk(d), -(-n // 64))
@@ -425,7 +426,7 @@ def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running
     else:
         mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
     inv_std = 1.0 / np.sqrt(var + eps)
-    xhat, out = np.empty_like(x3), np.empty_like(x3)
+    xhat, out = output_pool.empty_like(x3), output_pool.empty_like(x3)
     if is_large(x3):
         _normalize_channels_parallel(x3, mean, inv_std, gamma, beta, xhat, out)
     else:
@@ -437,7 +438,7 @@ def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
     """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation."""
     n, c, _ = dout3.shape
     sum_g, sum_gh = np.empty(c), np.empty(c)
-    dx = np.empty_like(dout3)
+    dx = output_pool.empty_like(dout3)
     if is_large(dout3):
         _channel_grad_sums_parallel(dout3, xhat3, sum_g, sum_gh)
         _spatial_batchnorm_dx_parallel(dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
@@ -525,7 +526,7 @@ def _groupnorm_backward_parallel(dout4, xhat4, gamma, inv_std, dx4, part_gh, par
 
 def groupnorm_forward(x4, gamma, beta, eps):
     """Group normalisation of x4 (N, G, C/G, P); gamma and beta flat (C,). Returns out, xhat, inv_std (N, G)."""
-    xhat, out = np.empty_like(x4), np.empty_like(x4)
+    xhat, out = output_pool.empty_like(x4), output_pool.empty_like(x4)
     inv_std = np.empty(x4.shape[:2], x4.dtype)
     if is_large(x4):
         _groupnorm_forward_parallel(x4, gamma, beta, eps, xhat, out, inv_std)
@@ -537,7 +538,7 @@ def groupnorm_forward(x4, gamma, beta, eps):
 def groupnorm_backward(dout4, xhat4, gamma, inv_std):
     """dx of dout4's shape (N, G, C/G, P), dgamma and dbeta flat (C,)."""
     n, groups, cg, _ = dout4.shape
-    dx = np.empty_like(dout4)
+    dx = output_pool.empty_like(dout4)
     part_gh, part_g = np.empty((n, groups * cg)), np.empty((n, groups * cg))
     if is_large(dout4):
         _groupnorm_backward_parallel(dout4, xhat4, gamma, inv_std, dx, part_gh, part_g)
