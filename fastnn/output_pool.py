@@ -23,6 +23,7 @@ off, and ``clear()`` frees every idle block now.
 """
 
 import collections
+import math
 import os
 import threading
 
@@ -115,18 +116,21 @@ def empty(shape, dtype):
     is at least config.OUTPUT_POOL_MIN_BYTES.
     """
     dtype = np.dtype(dtype)
-    nbytes = dtype.itemsize
-    for n in shape:
-        nbytes *= n
-    least = config.OUTPUT_POOL_MIN_BYTES
-    if least <= 0 or nbytes < least or config.OUTPUT_POOL_MAX_IDLE_BYTES <= 0:
-        return np.empty(shape, dtype)
-    return np.asarray(_Lease(_POOL.take(nbytes), tuple(shape), dtype.str, _POOL))
+    return _empty(tuple(shape), dtype, dtype.itemsize * math.prod(shape))
 
 
 def empty_like(a):
     """``empty(a.shape, a.dtype)``: C-contiguous whatever the layout of a."""
-    return empty(a.shape, a.dtype)
+    if a.nbytes < config.OUTPUT_POOL_MIN_BYTES:  # the common case, inlined
+        return np.empty(a.shape, a.dtype)
+    return _empty(a.shape, a.dtype, a.nbytes)
+
+
+def _empty(shape, dtype, nbytes):
+    least = config.OUTPUT_POOL_MIN_BYTES
+    if nbytes < least or least <= 0 or config.OUTPUT_POOL_MAX_IDLE_BYTES <= 0:
+        return np.empty(shape, dtype)
+    return np.asarray(_Lease(_POOL.take(nbytes), shape, dtype.str, _POOL))
 
 
 def idle_bytes():

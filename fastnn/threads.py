@@ -31,7 +31,6 @@ from fastnn import config
 
 _parallel = True
 _wanted = None  # the count given to set_num_threads, for every thread of the process
-_pool = None  # Python worker threads of split_ranges, made on first use
 
 
 def parallel_allowed():
@@ -51,37 +50,10 @@ def parallel_allowed():
     return _parallel
 
 
-def split_ranges(fn, total):
-    """
-    ``fn(start, stop)`` over contiguous ranges of ``[0, total)``, one per
-    thread of :func:`get_num_threads`, in Python threads (the first in the
-    calling thread); returns once all are done.
-
-    For kernels that call NumPy between compiled steps (the float64 softmax
-    calls NumPy's exp): ``fn`` must release the GIL for its heavy work, as
-    NumPy's ufuncs and ``nogil=True`` kernels do.
-    """
-    global _pool
-    count = max(1, min(get_num_threads(), total))
-    if count == 1:
-        fn(0, total)
-        return
-    bounds = [total * k // count for k in range(count + 1)]
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fastnn")
-    futures = [_pool.submit(fn, bounds[k], bounds[k + 1]) for k in range(1, count)]
-    fn(bounds[0], bounds[1])
-    for future in futures:
-        future.result()
-
-
 def _after_fork_in_child():
-    global _parallel, _pool
+    global _parallel
     import numba
 
-    _pool = None  # its threads did not survive the fork
     try:
         started = numba.threading_layer() == "omp"
     except ValueError:  # no parallel launch yet: the child may start its own threads

@@ -33,13 +33,13 @@ def test_softmax_block_reaches_the_kernel(monkeypatch):
 
 def test_float64_softmax_block_reaches_the_kernel(monkeypatch):
     seen = []
-    _spy(monkeypatch, losses, "_numpy_order_rows", seen, -1)
+    _spy(monkeypatch, losses, "_numpy_order_serial", seen, 5)
     x = np.random.default_rng(0).standard_normal((6, 10))
     y = np.arange(6)
     expected = L.softmax_loss(x, y)
     monkeypatch.setattr(config, "NUMPY_ORDER_BLOCK_ELEMENTS", 20)
     got = L.softmax_loss(x, y)
-    assert seen == [2]  # the default's one block of all six rows takes the direct path
+    assert seen == [13107, 2]  # rows per block: 2**17 // 10, then 20 // 10
     assert got[0] == expected[0]
     np.testing.assert_array_equal(got[1], expected[1])
 

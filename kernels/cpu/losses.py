@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from fastnn import config, output_pool
-from fastnn.threads import split_ranges
+from fastnn.kernels.cpu import numpy_loops
+from fastnn.kernels.cpu.numpy_loops import apply
 from fastnn.kernels.cpu.dispatch import is_large_rows, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 from fastnn.kernels.cpu.vexp import vexp
@@ -239,7 +240,7 @@ def _row_loss(span, serial, parallel, x, y, *tunables):
 
 
 # float64 softmax in NumPy's order: see fastnn.kernels.numpy_order for why.
-# The exponentials and logarithms come from NumPy itself (its SIMD exp differs
+# The exponentials and logarithms are NumPy's own loops (numpy_loops.py; its SIMD exp differs
 # from libm's in the last bit for 4.6% of inputs, measured), the row sums and
 # the loss are added in NumPy's pairwise order, so the loss is bit-identical
 # to the reference: shifted = x - max; exps = np.exp(shifted);
@@ -282,36 +283,54 @@ def _normalise_span(dx, y, sums, start, stop):
                 row[j] = row[j] / n
 
 
-def _numpy_order_rows(x, y, dx, picked, sums, start, stop, block_rows):
-    # Block by block, so that the three steps find the block in L2; the
-    # compiled steps and NumPy's exp all release the GIL.
-    for b0 in range(start, stop, block_rows):
-        b1 = min(stop, b0 + block_rows)
+@njit(cache=True, nogil=True)
+def _numpy_order_block(x, y, dx, picked, sums, start, stop, exp):
+    # The block's three steps while it is in L2: shift, NumPy's exp, normalise.
+    _shift_span(x, y, dx, picked, start, stop)
+    apply(exp[0], exp[1], dx, dx, start * x.shape[1], stop * x.shape[1])
+    _normalise_span(dx, y, sums, start, stop)
+
+
+def _numpy_order_chunks(x, y, dx, picked, sums, block_rows, exp, log):
+    n = x.shape[0]
+    for c in prange((n + block_rows - 1) // block_rows):
+        _numpy_order_block(x, y, dx, picked, sums, c * block_rows, min(n, (c + 1) * block_rows), exp)
+    # The reference's np.sum(np.log(sums) - picked) / N, without temporaries.
+    apply(log[0], log[1], sums, sums, 0, n)
+    for i in range(n):
+        sums[i] -= picked[i]
+    return pairwise_sum(sums) / n
+
+
+_numpy_order_serial, _numpy_order_parallel = serial_and_parallel(_numpy_order_chunks, error_model="numpy")
+
+_LOOPS = numpy_loops.float64_exp_log()
+
+
+def _numpy_order_with_ufuncs(x, y, dx, picked, sums, block_rows):
+    # Only where NumPy's loops could not be found (numpy_loops.loop): the
+    # same steps, with the ufuncs called from Python, on one thread.
+    n = x.shape[0]
+    for b0 in range(0, n, block_rows):
+        b1 = min(n, b0 + block_rows)
         _shift_span(x, y, dx, picked, b0, b1)
         np.exp(dx[b0:b1], out=dx[b0:b1])
         _normalise_span(dx, y, sums, b0, b1)
+    np.log(sums, out=sums)
+    np.subtract(sums, picked, out=sums)
+    return np.sum(sums) / n
 
 
-def _softmax_loss_numpy_order(x, y, block):
+def _softmax_loss_numpy_order(x, y, block, loops):
     n = x.shape[0]
     dx = output_pool.empty_like(x)
     picked = np.empty(n)
     sums = np.empty(n)
-    if is_large_rows(x):
-        block_rows = max(1, block // x.shape[1])
-        split_ranges(lambda start, stop: _numpy_order_rows(x, y, dx, picked, sums, start, stop, block_rows), n)
-    elif x.size > block:
-        _numpy_order_rows(x, y, dx, picked, sums, 0, n, max(1, block // x.shape[1]))
-    else:
-        # One block: the steps on the whole of dx, without the loop and the
-        # views that small calls notice (about 0.8 us at (100, 10)).
-        _shift_span(x, y, dx, picked, 0, n)
-        np.exp(dx, out=dx)
-        _normalise_span(dx, y, sums, 0, n)
-    # The reference's np.sum(np.log(sums) - picked) / n, without temporaries.
-    np.log(sums, out=sums)
-    np.subtract(sums, picked, out=sums)
-    return np.sum(sums) / n, dx
+    block_rows = max(1, block // x.shape[1])
+    if loops is None:
+        return _numpy_order_with_ufuncs(x, y, dx, picked, sums, block_rows), dx
+    run = _numpy_order_parallel if is_large_rows(x) else _numpy_order_serial
+    return run(x, y, dx, picked, sums, block_rows, loops[:2], loops[2:]), dx
 
 
 def softmax_loss(x, y):
@@ -338,7 +357,7 @@ def softmax_loss(x, y):
     dx : ndarray, shape (N, C), dtype of ``x``
     """
     if x.dtype == np.float64:
-        return _softmax_loss_numpy_order(x, y, config.NUMPY_ORDER_BLOCK_ELEMENTS)
+        return _softmax_loss_numpy_order(x, y, config.NUMPY_ORDER_BLOCK_ELEMENTS, _LOOPS)
     return _row_loss(softmax_span, _softmax_serial, _softmax_parallel, x, y, config.SOFTMAX_BLOCK_ELEMENTS)
 
 
