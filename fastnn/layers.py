@@ -352,7 +352,9 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         mean, var = np.empty(d), np.empty(d)
     else:
         mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
-    out, xhat, inv_std = normalization.batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads.get_num_threads())
+    out, xhat, inv_std = normalization.batchnorm_forward(
+        x, gamma, beta, eps, train, mean, var, threads.get_num_threads(), config.BATCHNORM_STAT_CHUNKS
+    )
     if train:
         bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
         bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)

@@ -103,6 +103,22 @@ def test_batchnorm_train_statistics_and_running_averages(dtype):
     np.testing.assert_allclose(out.std(axis=0), 1, atol=0.1)
 
 
+@pytest.mark.parametrize("offset, spread", [(0.0, 1.0), (1e4, 1e-2), (-3e3, 5.0)])
+@pytest.mark.parametrize("rows", [1, 5, 257, 5000])
+def test_float32_batchnorm_statistics_in_one_pass_are_exact_to_float32(offset, spread, rows):
+    # Sums of x - x[0] in float64 over row chunks: within float32's rounding of
+    # the statistics computed exactly (in float64) from the same float32 data,
+    # also when the first row lies far out in its column.
+    rng = np.random.default_rng(5)
+    x = (offset + spread * rng.standard_normal((rows, 40))).astype(np.float32)
+    x[0, :8] = offset + 1000 * spread
+    bn_param = {"mode": "train", "momentum": 0.0}
+    L.batchnorm_forward(x, np.ones(40, np.float32), np.zeros(40, np.float32), bn_param)
+    exact = x.astype(np.float64)
+    np.testing.assert_allclose(bn_param["running_mean"], exact.mean(axis=0), rtol=1.2e-7, atol=0)
+    np.testing.assert_allclose(bn_param["running_var"], exact.var(axis=0), rtol=1.2e-7, atol=1e-45)
+
+
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 1e-6)])
 def test_layernorm_statistics(dtype, atol):
     x = (np.random.default_rng(4).standard_normal((5, 40)) * 3 + 2).astype(dtype)
