@@ -34,9 +34,10 @@ DROPOUT_CHUNK = 4096
 #: core here) between its three steps.  See kernels/cpu/losses.py.
 NUMPY_ORDER_BLOCK_ELEMENTS = 1 << 17
 
-#: float32 batchnorm sums its statistics over this many row chunks, on every
-#: thread, and adds their partial sums in chunk order; the count (not the
-#: thread count) decides the bits.  The partial sums take 16 * D bytes each.
+#: float32 batchnorm sums its statistics (forward) and its column sums
+#: (backward) over this many row chunks, on every thread, and adds their
+#: partial sums in chunk order; the count (not the thread count) decides the
+#: bits.  The partial sums take 16 * D bytes each.
 BATCHNORM_STAT_CHUNKS = 16
 
 #: Layer outputs of at least this many bytes come from fastnn.output_pool,

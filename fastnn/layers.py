@@ -378,7 +378,9 @@ def batchnorm_backward(dout, cache):
     check_cache_mode(mode)
     dout, xhat, gamma, inv_std = _check_norm_grad(dout, xhat, gamma, inv_std)
     check_shape("cache's inv_std", inv_std, (dout.shape[1],), "one per feature")
-    return normalization.batchnorm_backward(dout, xhat, gamma, inv_std, mode == "train", threads.get_num_threads())
+    return normalization.batchnorm_backward(
+        dout, xhat, gamma, inv_std, mode == "train", threads.get_num_threads(), config.BATCHNORM_STAT_CHUNKS
+    )
 
 
 def batchnorm_backward_alt(dout, cache):

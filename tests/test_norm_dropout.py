@@ -119,6 +119,32 @@ def test_float32_batchnorm_statistics_in_one_pass_are_exact_to_float32(offset, s
     np.testing.assert_allclose(bn_param["running_var"], exact.var(axis=0), rtol=1.2e-7, atol=1e-45)
 
 
+@pytest.mark.parametrize("dtype, rows", [(np.float32, 1), (np.float32, 4096), (np.float64, 1)])
+def test_batchnorm_backward_cancels_a_gradient_constant_down_each_column(dtype, rows):
+    # dx = inv_std / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat)):
+    # with dout constant down a column, float32's first two terms cancel
+    # exactly, leaving only the xhat term (exactly 0 at N = 1, where xhat = 0;
+    # float64 follows NumPy's order, whose sum of N equal terms may round).
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((rows, 300)).astype(dtype)
+    gamma = rng.standard_normal(300).astype(dtype)
+    _, cache = L.batchnorm_forward(x, gamma, np.zeros(300, dtype), {"mode": "train"})
+    dout = np.broadcast_to(rng.standard_normal(300).astype(dtype), x.shape).copy()
+    dx = L.batchnorm_backward(dout, cache)[0]
+    xhat = cache[0].astype(np.float64)
+    residual = xhat * (xhat.sum(axis=0) / rows) * np.abs(dout[0] * gamma) * np.float64(cache[2])
+    assert np.all(np.abs(dx) <= 4 * np.abs(residual) + 1e-30) if rows > 1 else not dx.any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layernorm_of_one_feature_has_no_gradient(dtype):
+    # D = 1: xhat = 0 whatever x is, so dx = 0 exactly, as the reference gives.
+    rng = np.random.default_rng(7)
+    x, dout = rng.standard_normal((5, 1)).astype(dtype), rng.standard_normal((5, 1)).astype(dtype)
+    _, cache = L.layernorm_forward(x, np.full(1, 1.7, dtype), np.zeros(1, dtype), {})
+    assert not L.layernorm_backward(dout, cache)[0].any()
+
+
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-12), (np.float32, 1e-6)])
 def test_layernorm_statistics(dtype, atol):
     x = (np.random.default_rng(4).standard_normal((5, 40)) * 3 + 2).astype(dtype)
