@@ -81,6 +81,10 @@ def test_in_place_when_allowed():
         (lambda: O.sgd(W, DW[:1]), ValueError, ["dw:", "(2,)", "(1,)"]),
         (lambda: O.sgd([1.0], [1.0]), TypeError, ["w:", "ndarray"]),
         (lambda: O.sgd(W, DW, config=[]), TypeError, ["config", "dict"]),
+        (lambda: O.sgd(W, DW, {"learning_rate": float("nan")}), ValueError, ["learning_rate", "finite", "nan"]),
+        (lambda: O.adam(W, DW, {"beta1": np.float32(np.inf)}), ValueError, ["beta1", "finite", "inf"]),
+        (lambda: O.sgd_momentum(W, DW, {"momentum": 10**400}), ValueError, ["momentum", "finite"]),
+        (lambda: O.rmsprop(W, DW, {"decay_rate": "0.9"}), TypeError, ["decay_rate", "real number", "str"]),
     ],
 )
 def test_bad_arguments(call, error, words):
