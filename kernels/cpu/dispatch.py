@@ -12,6 +12,11 @@ from numba import njit
 
 from fastnn import config, threads
 
+#: fastmath flags that let LLVM reassociate (and so vectorise) float sums; no
+#: flag that would change inf/NaN handling.  For sums that need not follow
+#: NumPy's order.
+REDUCE = {"reassoc", "contract"}
+
 
 def num_chunks(total, chunk):
     return max(1, -(-total // chunk))

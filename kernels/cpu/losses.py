@@ -16,13 +16,9 @@ from numba import njit, prange
 from fastnn import config, output_pool
 from fastnn.kernels.cpu import numpy_loops
 from fastnn.kernels.cpu.numpy_loops import apply
-from fastnn.kernels.cpu.dispatch import is_large_rows, rows_per_chunk, serial_and_parallel
+from fastnn.kernels.cpu.dispatch import REDUCE, is_large_rows, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 from fastnn.kernels.cpu.vexp import vexp
-
-# Lets LLVM vectorise the row sums; no flag that would change inf/NaN handling.
-_REDUCE = {"reassoc", "contract"}
-
 
 
 @njit(cache=True)
@@ -70,7 +66,7 @@ def _row_max(row):
     return m
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REDUCE)
 def softmax_span(x, y, dx, scale, start, stop, block):
     # Rows are processed in blocks of about SOFTMAX_BLOCK elements that stay
     # in L1.  Per row: the maximum, and x - max written into dx.  Then one
@@ -116,7 +112,7 @@ def softmax_span(x, y, dx, scale, start, stop, block):
     return total + math.log(product)
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REDUCE)
 def softmax_loss_argmax(x, y, start, stop):
     """
     Summed softmax loss and number of correct arg-max predictions over rows
@@ -184,7 +180,7 @@ def _softmax_chunks(x, y, dx, scale, rows, block):
 _softmax_serial, _softmax_parallel = serial_and_parallel(_softmax_chunks)
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REDUCE)
 def _svm_span(x, y, dx, scale, start, stop):
     zero = x.dtype.type(0)
     one = x.dtype.type(1)

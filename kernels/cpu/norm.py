@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from fastnn import output_pool
-from fastnn.kernels.cpu.dispatch import is_large, is_large_rows, num_chunks, rows_per_chunk, serial_and_parallel
+from fastnn.kernels.cpu.dispatch import REDUCE, is_large, is_large_rows, num_chunks, rows_per_chunk, serial_and_parallel
 from fastnn.kernels.cpu.numpy_order import pairwise_sum
 
 
@@ -121,19 +121,34 @@ def _shifted_sums(x, sums, start, stop):
             s2[j] += t * t
 
 
+@njit(cache=True)
+def _chunk_totals(parts):
+    # parts (chunks, K, D) of float32 batchnorm's per-chunk column sums,
+    # added in chunk order: the same bits on any thread count.
+    totals = np.zeros(parts.shape[1:])
+    for c in range(parts.shape[0]):
+        for k in range(parts.shape[1]):
+            for j in range(parts.shape[2]):
+                totals[k, j] += parts[c, k, j]
+    return totals
+
+
 @njit(cache=True, error_model="numpy")
 def _stats_from_sums(x, parts, mean, var):
-    # The chunks' sums added in chunk order: the same bits on any thread count.
     n, d = x.shape
     shift = x[0]
+    totals = _chunk_totals(parts)
     for j in range(d):
-        s1 = 0.0
-        s2 = 0.0
-        for c in range(parts.shape[0]):
-            s1 += parts[c, 0, j]
-            s2 += parts[c, 1, j]
+        s1, s2 = totals[0, j], totals[1, j]
         mean[j] = shift[j] + s1 / n
         var[j] = max((s2 - s1 * s1 / n) / n, 0.0)
+
+
+def _partial_sums(x, train, stat_chunks):
+    """Room for float32 batchnorm's two per-chunk column sums; none for float64 or fixed statistics."""
+    n, d = x.shape
+    chunks = max(1, min(n, stat_chunks)) if train and x.dtype == np.float32 else 0
+    return np.empty((chunks, 2, d))
 
 
 def _batchnorm_forward_chunks(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols, rows, parts):
@@ -180,7 +195,7 @@ def batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads, stat_chunk
     n, d = x.shape
     xhat, out = output_pool.empty_like(x), output_pool.empty_like(x)
     inv_std = np.empty(d)
-    parts = np.empty((max(1, min(n, stat_chunks)), 2, d))
+    parts = _partial_sums(x, train, stat_chunks)
     if is_large(x):
         cols = batchnorm_block_columns(d, threads)
         _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols, rows_per_chunk(d), parts)
@@ -285,11 +300,7 @@ def _batchnorm_backward_chunks(dout, xhat, gamma, inv_std, train, dx, dgamma, db
         stat_rows = (n + parts.shape[0] - 1) // parts.shape[0]
         for c in prange(parts.shape[0]):
             _gradient_sums(dout, xhat, parts[c], c * stat_rows, min(n, (c + 1) * stat_rows))
-        totals = np.zeros((2, d))
-        for c in range(parts.shape[0]):
-            for k in range(2):
-                for j in range(d):
-                    totals[k, j] += parts[c, k, j]
+        totals = _chunk_totals(parts)
         for j in range(d):
             dbeta[j] = totals[0, j]
             dgamma[j] = totals[1, j]
@@ -314,7 +325,7 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, train, threads, stat_chunks):
     n, d = dout.shape
     dx = output_pool.empty_like(dout)
     dgamma, dbeta = np.empty(d, dout.dtype), np.empty(d, dout.dtype)
-    parts = np.empty((max(1, min(n, stat_chunks)), 2, d))
+    parts = _partial_sums(dout, True, stat_chunks)
     if is_large(dout):
         cols = batchnorm_block_columns(d, threads)
         _batchnorm_backward_parallel(dout, xhat, gamma, inv_std, train, dx, dgamma, dbeta, cols, rows_per_chunk(d), parts)
@@ -327,10 +338,9 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, train, threads, stat_chunks):
 # loops that LLVM may reassociate, and so vectorise (float64 accumulators):
 # the forward span took 4.15 against 7.93 ms serially at (4096, 1024), with
 # the pairwise sums that float64 keeps.
-_REDUCE = {"reassoc", "contract"}
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REDUCE)
 def _row_mean_var(row):
     d = row.size
     s = 0.0
@@ -344,7 +354,7 @@ def _row_mean_var(row):
     return mean, q / d
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REDUCE)
 def _row_sums_fast(drow, hrow, gamma, acc_g, acc_gh):
     # sum(dxhat) and sum(dxhat * xhat) of one row, dxhat = dout * gamma; the
     # row's dout and dout * xhat added into the column sums.  The products
