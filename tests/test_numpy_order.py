@@ -11,7 +11,7 @@ import pytest
 
 import fastnn.layers as L
 import fastnn.reference as R
-from fastnn.kernels.cpu.numpy_order import pairwise_sum
+from fastnn.kernels.cpu.numpy_order import LEAF, leaf_sum, pairwise_large, pairwise_sum
 
 LENGTHS = [*range(0, 301), 511, 1000, 1024, 4097, 100_003]
 
@@ -23,6 +23,17 @@ def test_pairwise_sum_is_numpys_sum(dtype):
         a = (rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3, n)).astype(dtype)
         expected = np.sum(a.astype(np.float64))
         assert pairwise_sum(a) == expected, n
+
+
+def test_row_sums_at_offsets_are_numpys_sums():
+    # The row loops' form (numpy_order.LEAF): a run inside a flat array, at
+    # offsets that are not multiples of 8.
+    rng = np.random.default_rng(3)
+    flat = rng.standard_normal(5000) * 10.0 ** rng.uniform(-3, 3, 5000)
+    for n in [1, 7, 8, 9, 127, 128, 129, 300, 1000]:
+        for start in [0, 3, 13, 1001]:
+            got = leaf_sum(flat, start, n) if n <= LEAF else pairwise_large(flat, start, n)
+            assert got == np.sum(flat[start : start + n]), (n, start)
 
 
 # (N, C): serial rows, C crossing NumPy's 8-wide and 128-element blocks, and
