@@ -29,6 +29,10 @@ SOFTMAX_BLOCK_ELEMENTS = 2048
 #: L1 (32 KB of words, 32 KB of doubles), then compares and scales them.
 DROPOUT_CHUNK = 4096
 
+#: The hinge loss splits rows of at least this many classes into the runs
+#: before and after the label (see _svm_span in kernels/cpu/losses.py).
+SVM_SPLIT_MIN_CLASSES = 96
+
 #: The float64 softmax (NumPy's order, NumPy's exp) works through its rows
 #: in blocks of about this many elements, 1 MB, which stay in L2 (1 MB a
 #: core here) between its three steps.  See kernels/cpu/losses.py.
