@@ -303,8 +303,8 @@ def _normalise_span(dx, y, sums, start, stop):
     exact = n & (n - 1) == 0
     for i in range(start, stop):
         o = i * c
-        # NumPy's sum of the row, on the flat view (see numpy_order.LEAF).
-        s = leaf_sum(g, i * c, c) if c <= LEAF else pairwise_large(g, i * c, c)
+        # NumPy's sum of the row (see numpy_order.LEAF).
+        s = leaf_sum(dx[i], 0, c) if c <= LEAF else pairwise_large(g, i * c, c)
         sums[i] = s
         label = y[i]
         if exact:
