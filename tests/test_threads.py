@@ -48,7 +48,7 @@ def test_serial_drivers_stay_serial_when_loaded_from_the_cache(tmp_path):
     # the parallel one ran on one thread.
     calls = (
         "losses._softmax_{0}(x, y, np.empty_like(x), 0.125, 8, 2048)\n"
-        "losses._svm_{0}(x, y, np.empty_like(x), 0.125, 8)\n"
+        "losses._svm_{0}(x, y, np.empty_like(x), 0.125, 8, 96)\n"
         "norm._layernorm_backward_{0}(x, x, np.ones(5), np.ones(8), np.empty_like(x), np.zeros((1, 5)), np.zeros((1, 5)), 8)\n"
         "optim._SGD[{1}](x.ravel().copy(), x.ravel(), 0.1, 16)\n"
     )
