@@ -381,8 +381,14 @@ _LOSS_SIZES = ((1, 2), (1, 1), (5, 1), (7, 3), (100, 10), (33, 1000), (4096, 100
 _LOSS_GPU_SIZES = ((1, 1), (3, 5), (5, 40), (3, 100), (2, 150))
 _LOSS_BENCH = {"cpu": ((4096, 1000), (65536, 100), (100, 10)), "cuda": ((65536, 1000), (65536, 10))}
 _NORM_SIZES = ((8, 5), (1, 3), (64, 33))
-_NORM_BENCH = {"cpu": ((4096, 1024),)}
+_NORM_BENCH = {"cpu": ((4096, 1024),), "cuda": ((65536, 1024),)}
 _NORM_GRADS = ("dx", "dgamma", "dbeta")
+# The simulator runs a block per feature (per row for layernorm), each of
+# CUDA_BLOCK threads, at about a second a block: few blocks, and one
+# reduction longer than a block (70 > 64).  The last size is the smallest,
+# for the GPU bench's plumbing test.
+_NORM_GPU_SIZES = ((70, 2), (8, 5), (1, 3))
+_LAYERNORM_GPU_SIZES = ((2, 70), (3, 5), (1, 3))
 # N = 16: at N = 8 rounding in the centred differences of the smallest dx
 # entries reached 1.1e-7 relative for one seed in twelve; at 16 the worst
 # over seeds 0-11 (fastnn and the reference) was 5.3e-8, under the 1e-7 bound.
@@ -446,16 +452,16 @@ LAYERS = (
           (10, 6, 1.0), 1e-7, kinks=_hinge_kinks, family="loss", bench_sizes=_LOSS_BENCH, cost=_loss_cost,
           torch=_torch_loss("multi_margin_loss")),
     Layer("dropout", "dropout_forward", "dropout_backward", _dropout, ("dx",), {"cpu": ((6, 9), (3,), (50, 40))},
-          (10, 10), 1e-9, family="norm", bench_sizes=_NORM_BENCH, cost=_dropout_cost,
+          (10, 10), 1e-9, family="norm", bench_sizes={"cpu": _NORM_BENCH["cpu"]}, cost=_dropout_cost,
           note="both include drawing the seeded uniforms"),
     Layer("batchnorm", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "train"}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
+          {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
     Layer("batchnorm (test mode)", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "test"}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm"),
+          {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", cost=_norm_cost),
     Layer("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt", _norm({"mode": "train"}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm"),
+          {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", cost=_norm_cost),
     Layer("layernorm", "layernorm_forward", "layernorm_backward", _norm({}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
+          {"cpu": _NORM_SIZES, "cuda": _LAYERNORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
     # The sandwich composes three layers: the truncation error of its centred
     # difference reached 1.1e-7 relative on small entries of dx (the NumPy
     # reference likewise), so its gradient check gets ten times a norm's.

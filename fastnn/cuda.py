@@ -15,7 +15,8 @@ import numpy as np
 
 from fastnn import catalog
 from fastnn.kernels.cpu.conv import arg_dtype as pool_offset_dtype
-from fastnn.kernels.cuda import SIMULATOR, conv, elementwise, gemm, launch, losses, reductions
+from fastnn.kernels.cuda import SIMULATOR, conv, dropout, elementwise, gemm, launch, losses, reductions
+from fastnn.rng import philox_key, reseed
 from fastnn.validation import (
     as_float_arrays,
     as_labels,
@@ -24,6 +25,8 @@ from fastnn.validation import (
     check_cache_mode,
     check_conv_grad,
     check_conv_params,
+    check_eps,
+    check_keep_probability,
     check_mode,
     check_ndim,
     check_pool_params,
@@ -41,6 +44,8 @@ __all__ = [
     "sgd_update",
     "synchronize",
     "device_name",
+    "dropout_forward",
+    "dropout_backward",
     *catalog.function_names("cuda"),
 ]
 
@@ -404,7 +409,7 @@ def conv_relu_pool_backward(dout, cache):
     return _conv_gradients(ds, conv_cache, "conv_relu_pool_forward", a)
 
 
-def _running(bn_param, key, c, dtype):
+def _running(bn_param, key, c, dtype, meaning):
     """bn_param[key] as a device vector of dtype (zeros when absent); host arrays are copied to the device."""
     value = bn_param.get(key)
     if value is None:
@@ -414,8 +419,195 @@ def _running(bn_param, key, c, dtype):
         device = to_device(np.asarray(value, dtype))
     elif device.dtype != dtype:
         device = launch.cast(_contiguous(f"bn_param['{key}']", device).reshape(device.size), dtype)
-    check_shape(f"bn_param['{key}']", device, (c,), "one per channel")
+    check_shape(f"bn_param['{key}']", device, (c,), meaning)
     return _contiguous(f"bn_param['{key}']", device)
+
+
+def dropout_forward(x, dropout_param):
+    """
+    Inverted dropout on the GPU: keep each unit with probability p and scale
+    it by 1/p.
+
+    As :func:`fastnn.layers.dropout_forward` (the same checks, 'seed'
+    passed to np.random.seed on every call, the same cache), but the mask
+    cannot be NumPy's: it comes from Philox4x32-10 on the device, under a
+    key of two words drawn from NumPy's global generator
+    (:mod:`fastnn.kernels.cuda.dropout`).  So a seed or np.random.seed makes
+    GPU masks reproducible, and they are uniform with keep rate p, but they
+    differ from the CPU's masks for the same seed.
+
+    Inputs:
+    - x: Device array of any shape
+    - dropout_param: Dict with p, mode, and an optional seed
+
+    Returns a tuple of:
+    - out: Device array of x's shape and dtype
+    - cache: (dropout_param, mask): a copy of dropout_param as forward used
+      it, and a boolean device array (None in test mode)
+    """
+    mode = check_mode("dropout_param", dropout_param)
+    p = check_keep_probability(dropout_param)
+    (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
+    reseed(dropout_param)
+    used = dict(dropout_param)
+    if mode == "test":
+        return launch.contiguous(x.reshape(x.size)).reshape(x.shape), (used, None)
+    out, mask = dropout.dropout_forward(x, p, philox_key())
+    return out, (used, mask)
+
+
+def dropout_backward(dout, cache):
+    """
+    Backward pass of inverted dropout on the GPU; as :func:`fastnn.layers.dropout_backward`.
+
+    Returns:
+    - dx: Device array of dout's shape and dtype
+    """
+    dropout_param, mask = unpack_cache(cache, ("dropout_param", "mask"), "dropout_forward")
+    p = check_keep_probability(dropout_param)
+    (dout,) = as_float_arrays(("dout",), dout, arrays=DEVICE)
+    if mask is None:
+        return launch.contiguous(dout.reshape(dout.size)).reshape(dout.shape)
+    device_mask = launch.as_device_array(mask)
+    if device_mask is None or device_mask.dtype != np.bool_:
+        raise TypeError(
+            f"cache's mask: expected a boolean device array, got {type(mask).__name__} of dtype {getattr(mask, 'dtype', None)}"
+        )
+    check_shape("dout", dout, device_mask.shape, "the shape of the dropout mask")
+    return dropout.dropout_backward(dout, _contiguous("cache's mask", device_mask), p)
+
+
+def _batchnorm3(x3, gamma, beta, bn_param, mode, meaning):
+    """
+    Batch normalisation of x3 (N, C, P), statistics per channel over N and P
+    (a feature of batchnorm is a channel with P = 1).
+
+    Returns out3 and the cache's xhat3 and inv_std (C,) of x3's dtype; in
+    train mode bn_param then holds the updated running averages as device arrays.
+    """
+    c = x3.shape[1]
+    eps = check_eps("bn_param", bn_param)
+    running_mean = _running(bn_param, "running_mean", c, x3.dtype, meaning)
+    running_var = _running(bn_param, "running_var", c, x3.dtype, meaning)
+    out, xhat, inv_std = conv.spatial_batchnorm_forward(
+        x3, gamma, beta, eps, mode == "train", running_mean, running_var, float(bn_param.get("momentum", 0.9))
+    )
+    if mode == "train":
+        bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    return out, xhat, launch.cast(inv_std, x3.dtype)
+
+
+def _norm_grad_arrays(dout, xhat, gamma, inv_std):
+    """A normalisation backward's dout and cached arrays as device arrays of one float dtype."""
+    return as_float_arrays(("dout", "cache's xhat", "cache's gamma", "cache's inv_std"), dout, xhat, gamma, inv_std, arrays=DEVICE)
+
+
+def _norm_inputs(x, gamma, beta):
+    x, gamma, beta = as_float_arrays(("x", "gamma", "beta"), x, gamma, beta, arrays=DEVICE)
+    check_ndim("x", x, 2, "(N, D)")
+    check_shape("gamma", gamma, (x.shape[1],), "one scale per feature")
+    check_shape("beta", beta, (x.shape[1],), "one shift per feature")
+    return x, gamma, beta
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """
+    Batch normalisation of each feature over the batch, on the GPU:
+    statistics reduced in float64 by a block per feature.
+
+    As :func:`fastnn.layers.batchnorm_forward`, on device arrays; bn_param's
+    running_mean and running_var are device arrays of x's dtype (host arrays
+    given there are copied to the device, and in train mode the dict then
+    holds the device arrays, updated at every call).
+
+    Inputs:
+    - x: Device array of shape (N, D)
+    - gamma, beta: Device arrays of shape (D,)
+    - bn_param: Dict with mode, eps, momentum, running_mean, running_var
+
+    Returns a tuple of:
+    - out: Device array of shape (N, D)
+    - cache: (xhat, gamma, inv_std, mode)
+    """
+    mode = check_mode("bn_param", bn_param)
+    x, gamma, beta = _norm_inputs(x, gamma, beta)
+    n, d = x.shape
+    if mode == "train" and n == 0:
+        raise ValueError(f"x: expected at least one row to take batch statistics from, got shape {x.shape}")
+    out, xhat, inv_std = _batchnorm3(x.reshape(n, d, 1), gamma, beta, bn_param, mode, "one per feature")
+    return out.reshape(n, d), (xhat.reshape(n, d), gamma, inv_std, mode)
+
+
+def batchnorm_backward(dout, cache):
+    """
+    Backward pass of batch normalisation on the GPU; as :func:`fastnn.layers.batchnorm_backward`.
+
+    Returns a tuple of device arrays dx (N, D), dgamma (D,), dbeta (D,).
+    """
+    xhat, gamma, inv_std, mode = unpack_cache(cache, ("xhat", "gamma", "inv_std", "mode"), "batchnorm_forward")
+    check_cache_mode(mode)
+    dout, xhat, gamma, inv_std = _norm_grad_arrays(dout, xhat, gamma, inv_std)
+    check_ndim("dout", dout, 2, "(N, D)")
+    n, d = dout.shape
+    check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, D)")
+    check_shape("cache's gamma", gamma, (d,), "one scale per feature")
+    check_shape("cache's inv_std", inv_std, (d,), "one per feature")
+    dx, dgamma, dbeta = conv.spatial_batchnorm_backward(
+        dout.reshape(n, d, 1), xhat.reshape(n, d, 1), gamma, inv_std, mode == "train"
+    )
+    return dx.reshape(n, d), dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """The closed-form batchnorm backward; on the GPU, as on the CPU, it is :func:`batchnorm_backward`."""
+    return batchnorm_backward(dout, cache)
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """
+    Layer normalisation of each example over its features, on the GPU: a
+    row's statistics reduced in float64 by a block (the batchnorm kernels,
+    a row taken as a channel).
+
+    As :func:`fastnn.layers.layernorm_forward`, on device arrays.
+
+    Returns a tuple of:
+    - out: Device array of shape (N, D)
+    - cache: (xhat, gamma, inv_std) with inv_std of shape (N, 1)
+    """
+    if not isinstance(ln_param, dict):
+        raise TypeError(f"ln_param: expected a dict, got {type(ln_param).__name__}")
+    eps = check_eps("ln_param", ln_param)
+    x, gamma, beta = _norm_inputs(x, gamma, beta)
+    n, d = x.shape
+    unit, zero = launch.full(n, x.dtype, 1), launch.zeros(n, x.dtype)
+    # Batch statistics of the (1, N, D) view are the rows'; the running
+    # averages it updates are scratch.
+    _, xhat, inv_std = conv.spatial_batchnorm_forward(
+        x.reshape(1, n, d), unit, zero, eps, True, launch.zeros(n, x.dtype), launch.zeros(n, x.dtype), 0.0
+    )
+    xhat = xhat.reshape(n, d)
+    return elementwise.scale_shift_columns(xhat, gamma, beta), (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, 1))
+
+
+def layernorm_backward(dout, cache):
+    """
+    Backward pass of layer normalisation on the GPU; as :func:`fastnn.layers.layernorm_backward`.
+
+    Returns a tuple of device arrays dx (N, D), dgamma (D,), dbeta (D,).
+    """
+    xhat, gamma, inv_std = unpack_cache(cache, ("xhat", "gamma", "inv_std"), "layernorm_forward")
+    dout, xhat, gamma, inv_std = _norm_grad_arrays(dout, xhat, gamma, inv_std)
+    check_ndim("dout", dout, 2, "(N, D)")
+    n, d = dout.shape
+    check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, D)")
+    check_shape("cache's gamma", gamma, (d,), "one scale per feature")
+    check_shape("cache's inv_std", inv_std, (n, 1), "one per row")
+    g, p = elementwise.grad_products(dout, gamma, xhat)
+    dx, _, _ = conv.spatial_batchnorm_backward(
+        g.reshape(1, n, d), xhat.reshape(1, n, d), launch.full(n, dout.dtype, 1), inv_std.reshape(n), True
+    )
+    return dx.reshape(n, d), reductions.column_sums(p), reductions.column_sums(dout)
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
@@ -436,24 +628,15 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     check_shape("beta", beta, (c,), "one shift per channel, (C,)")
     if mode == "train" and n * h * w == 0:
         raise ValueError(f"x: expected at least one value per channel to take batch statistics from, got shape {x.shape}")
-    running_mean = _running(bn_param, "running_mean", c, x.dtype)
-    running_var = _running(bn_param, "running_var", c, x.dtype)
-    out, xhat, inv_std = conv.spatial_batchnorm_forward(
-        x.reshape(n, c, h * w), gamma, beta, float(bn_param.get("eps", 1e-5)), mode == "train", running_mean, running_var,
-        float(bn_param.get("momentum", 0.9)),
-    )
-    if mode == "train":
-        bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
-    return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, launch.cast(inv_std, x.dtype), mode)
+    out, xhat, inv_std = _batchnorm3(x.reshape(n, c, h * w), gamma, beta, bn_param, mode, "one per channel")
+    return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, inv_std, mode)
 
 
 def spatial_batchnorm_backward(dout, cache):
     """Backward pass of spatial batch normalisation on the GPU; as :func:`fastnn.layers.spatial_batchnorm_backward`."""
     xhat, gamma, inv_std, mode = unpack_cache(cache, ("xhat", "gamma", "inv_std", "mode"), "spatial_batchnorm_forward")
     check_cache_mode(mode)
-    dout, xhat, gamma, inv_std = as_float_arrays(
-        ("dout", "cache's xhat", "cache's gamma", "cache's inv_std"), dout, xhat, gamma, inv_std, arrays=DEVICE
-    )
+    dout, xhat, gamma, inv_std = _norm_grad_arrays(dout, xhat, gamma, inv_std)
     check_ndim("dout", dout, 4, "(N, C, H, W)")
     n, c, h, w = dout.shape
     check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, C, H, W)")

@@ -23,6 +23,7 @@ from fastnn.validation import (
     as_labels,
     check_cache_mode,
     check_conv_grad,
+    check_eps,
     check_conv_params,
     check_ndim,
     check_out,
@@ -31,7 +32,6 @@ from fastnn.validation import (
     check_shape,
     same_buffer,
     is_integer,
-    is_real,
     unpack_cache,
 )
 
@@ -301,13 +301,6 @@ def dropout_backward(dout, cache):
     return dx
 
 
-def _check_eps(name, param):
-    eps = param.get("eps", 1e-5)
-    if not is_real(eps) or not 0 <= eps < np.inf:
-        raise ValueError(f"{name}['eps']: expected a finite number >= 0, got {eps!r}")
-    return float(eps)
-
-
 def _check_norm_inputs(x, gamma, beta):
     x, gamma, beta = as_float_arrays(("x", "gamma", "beta"), x, gamma, beta)
     check_ndim("x", x, 2, "(N, D)")
@@ -340,7 +333,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     x, gamma, beta = _check_norm_inputs(x, gamma, beta)
     if mode == "train" and x.shape[0] == 0:
         raise ValueError(f"x: expected at least one row to take batch statistics from, got shape {x.shape}")
-    eps = _check_eps("bn_param", bn_param)
+    eps = check_eps("bn_param", bn_param)
     momentum = bn_param.get("momentum", 0.9)
     d = x.shape[1]
     running_mean = np.asarray(bn_param.get("running_mean", np.zeros(d, x.dtype)), x.dtype)
@@ -415,7 +408,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     if not isinstance(ln_param, dict):
         raise TypeError(f"ln_param: expected a dict, got {type(ln_param).__name__}")
     x, gamma, beta = _check_norm_inputs(x, gamma, beta)
-    out, xhat, inv_std = normalization.layernorm_forward(x, gamma, beta, _check_eps("ln_param", ln_param))
+    out, xhat, inv_std = normalization.layernorm_forward(x, gamma, beta, check_eps("ln_param", ln_param))
     return out, (xhat, gamma, inv_std.reshape(-1, 1))
 
 
@@ -709,7 +702,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     check_shape("bn_param['running_mean']", running_mean, (c,), "one per channel")
     check_shape("bn_param['running_var']", running_var, (c,), "one per channel")
     out, xhat, inv_std, mean, var = normalization.spatial_batchnorm_forward(
-        x.reshape(n, c, h * w), gamma, beta, _check_eps("bn_param", bn_param), mode == "train", running_mean, running_var, momentum
+        x.reshape(n, c, h * w), gamma, beta, check_eps("bn_param", bn_param), mode == "train", running_mean, running_var, momentum
     )
     if mode == "train":
         bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mean).astype(x.dtype)
@@ -786,7 +779,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         raise ValueError(f"x: expected at least one value per group to take statistics from, got shape {x.shape}")
     x4 = x.reshape(n, G, c // G, h * w)
     out, xhat, inv_std = normalization.groupnorm_forward(
-        x4, gamma.reshape(c), beta.reshape(c), _check_eps("gn_param", gn_param)
+        x4, gamma.reshape(c), beta.reshape(c), check_eps("gn_param", gn_param)
     )
     return out.reshape(x.shape), (xhat.reshape(x.shape), gamma, inv_std, G)
 

@@ -65,3 +65,54 @@ def global_mt19937():
             return None
         _view = (bitgen, words, position)
     return _view[1], _view[2], _view[0].lock
+
+
+# ------------------------------------------------------- the GPU's generator
+#
+# fastnn.cuda cannot draw NumPy's MT19937 stream in parallel, so its dropout
+# masks come from Philox4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel
+# random numbers: as easy as 1, 2, 3", SC'11; the Random123 library's
+# constants), a counter-based generator: any element's random word is a
+# function of its index and a key, so every GPU thread computes its own.
+# This is its NumPy twin, the oracle of kernels/cuda/dropout.py.
+
+PHILOX_MULTIPLIERS = (0xD2511F53, 0xCD9E8D57)
+PHILOX_KEY_STEPS = (0x9E3779B9, 0xBB67AE85)
+WORD_MASK = 0xFFFFFFFF
+
+
+def philox4x32(counters, key):
+    """
+    Philox4x32-10 of each counter under one key.
+
+    Inputs:
+    - counters: Integer array of shape (M, 4), 32-bit words
+    - key: Two 32-bit words
+
+    Returns a uint64 array of shape (M, 4) holding the 32-bit output words.
+    """
+    c = [np.asarray(counters, np.uint64)[:, i].copy() for i in range(4)]
+    k0, k1 = int(key[0]), int(key[1])
+    m0, m1 = np.uint64(PHILOX_MULTIPLIERS[0]), np.uint64(PHILOX_MULTIPLIERS[1])
+    word, shift = np.uint64(WORD_MASK), np.uint64(32)
+    for _ in range(10):
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [(p1 >> shift) ^ c[1] ^ np.uint64(k0), p1 & word, (p0 >> shift) ^ c[3] ^ np.uint64(k1), p0 & word]
+        k0, k1 = (k0 + PHILOX_KEY_STEPS[0]) & WORD_MASK, (k1 + PHILOX_KEY_STEPS[1]) & WORD_MASK
+    return np.stack(c, axis=1)
+
+
+def philox_uniforms(n, key):
+    """
+    The GPU dropout's n uniforms under ``key``: element k is word k % 4 of
+    counter (k // 4, 0, 0, 0), divided by 2**32 (exactly, in float64).
+    """
+    blocks = -(-n // 4)
+    counters = np.zeros((blocks, 4), np.uint64)
+    counters[:, 0] = np.arange(blocks, dtype=np.uint64)
+    return philox4x32(counters, key).reshape(-1)[:n] / 2.0**32
+
+
+def philox_key():
+    """A fresh key for one GPU dropout call: two words from NumPy's global generator."""
+    return tuple(int(w) for w in np.random.randint(0, 2**32, size=2, dtype=np.uint64))

@@ -204,6 +204,14 @@ def check_mode(param_name, param):
     return mode
 
 
+def check_eps(name, param):
+    """param['eps'] (default 1e-5) must be a finite number >= 0; returned as a float."""
+    eps = param.get("eps", 1e-5)
+    if not is_real(eps) or not 0 <= eps < np.inf:
+        raise ValueError(f"{name}['eps']: expected a finite number >= 0, got {eps!r}")
+    return float(eps)
+
+
 def check_keep_probability(dropout_param):
     """dropout_param['p'] must be a keep probability in (0, 1]."""
     if not isinstance(dropout_param, dict):

@@ -10,7 +10,8 @@ not installed or when there is neither a GPU nor the simulator
 | ``gemm.py`` | the tiled GEMM with its bias and ReLU epilogue |
 | ``conv.py`` | convolution as an implicit GEMM, max pooling, spatial batchnorm |
 | ``reductions.py`` | block reductions in shared memory; column sums (``db``) |
-| ``elementwise.py`` | ReLU and the SGD update, grid-stride |
+| ``elementwise.py`` | ReLU, layernorm's per-feature scale and shift, the SGD update, grid-stride |
+| ``dropout.py`` | dropout masks from Philox4x32-10, a counter-based generator |
 | ``losses.py`` | softmax and hinge losses, a row per warp or block |
 
 Conventions

@@ -465,7 +465,10 @@ def _spatial_dx_kernel(nb):
             c = (i // plane) % channels
             n = i // (plane * channels)
             g = gamma[c]
-            dh = dout[n, c, j] * g
+            # In float64, exactly (a product of two float32 values), as the
+            # sums' g * sum_g is: with one value per channel the two cancel
+            # to an exact 0, which a float32 dh missed by its rounding.
+            dh = float64(dout[n, c, j]) * g
             if train:
                 dx[n, c, j] = nb(inv_std[c] / count * ((count * dh - g * sum_g[c]) - xhat[n, c, j] * (g * sum_gh[c])))
             else:

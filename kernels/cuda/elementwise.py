@@ -1,4 +1,4 @@
-"""Elementwise kernels, grid-stride over flat arrays: ReLU and the SGD update."""
+"""Elementwise kernels, grid-stride over flat arrays: ReLU, layernorm's per-feature scale and shift, the SGD update."""
 
 from numba import cuda
 
@@ -30,6 +30,42 @@ def relu_forward(x, out):
 def relu_backward(dout, x, dx):
     """``dx = dout * (x >= 0)`` elementwise; all flat, same size."""
     _relu_kernels(x.dtype)[1][blocks(x.size), BLOCK](dout, x, dx)
+
+
+@per_dtype
+def _column_kernels(nb):
+    # Flat arrays of rows of d elements; gamma and beta hold one value per column.
+    @cuda.jit
+    def scale_shift(a, gamma, beta, out, d):
+        for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+            j = k % d
+            out[k] = gamma[j] * a[k] + beta[j]
+
+    @cuda.jit
+    def grad_products(dout, gamma, xhat, g, p, d):
+        for k in range(cuda.grid(1), dout.size, cuda.gridsize(1)):
+            v = dout[k]
+            g[k] = v * gamma[k % d]
+            p[k] = v * xhat[k]
+
+    return scale_shift, grad_products
+
+
+def scale_shift_columns(a, gamma, beta):
+    """``gamma * a + beta`` for a (N, D) and gamma, beta (D,): a new device array."""
+    out = cuda.device_array_like(a)
+    if a.size:
+        _column_kernels(a.dtype)[0][blocks(a.size), BLOCK](a.reshape(a.size), gamma, beta, out.reshape(a.size), a.shape[1])
+    return out
+
+
+def grad_products(dout, gamma, xhat):
+    """``dout * gamma`` (gamma per column) and ``dout * xhat``, for dout and xhat (N, D): two new device arrays."""
+    g, p = cuda.device_array_like(dout), cuda.device_array_like(dout)
+    if dout.size:
+        flat = (dout.reshape(dout.size), gamma, xhat.reshape(xhat.size), g.reshape(g.size), p.reshape(p.size), dout.shape[1])
+        _column_kernels(dout.dtype)[1][blocks(dout.size), BLOCK](*flat)
+    return g, p
 
 
 @per_dtype

@@ -64,13 +64,18 @@ def _fill_kernel(nb):
     return fill
 
 
-def zeros(shape, dtype):
-    """A device array of zeros."""
+def full(shape, dtype, value):
+    """A device array filled with ``value``."""
     out = cuda.device_array(shape, dtype)
     flat = out.reshape(out.size) if out.ndim != 1 else out
     if out.size:
-        _fill_kernel(dtype)[blocks(out.size), BLOCK](flat, 0)
+        _fill_kernel(dtype)[blocks(out.size), BLOCK](flat, value)
     return out
+
+
+def zeros(shape, dtype):
+    """A device array of zeros."""
+    return full(shape, dtype, 0)
 
 
 @per_dtype
