@@ -13,7 +13,7 @@ from the layer's kinks, and the tolerances.  From it follow:
 * the ``fastnn bench`` rows and the asv benchmarks (:mod:`fastnn.bench.cpu`).
 
 Adding a layer: its kernels, its functions in ``layers.py`` (and
-``cuda.py``), its reference, and one entry here.
+``cuda/__init__.py``), its reference, and one entry here.
 
 Sizes are whatever the entry's ``make_inputs(rng, size, dtype)`` takes:
 ``(x_shape, M)`` for the affine layers, a shape for ReLU and dropout,

@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed")
 G = pytest.importorskip("fastnn.cuda")
+GPU_OPTIM = pytest.importorskip("fastnn.cuda.optim")
 
 import fastnn.layers as L  # noqa: E402
 import fastnn.reference as R  # noqa: E402
@@ -99,6 +100,13 @@ D = G.to_device
         (lambda: G.layernorm_forward(D(np.ones((2, 3))), D(np.ones(3)), D(np.ones(3)), None), TypeError, ["ln_param", "dict"]),
         (lambda: G.layernorm_backward(D(np.ones((2, 3))), (D(np.ones((2, 3))), D(np.ones(3)), D(np.ones(3)))), ValueError, ["cache's inv_std", "(2, 1)", "(3,)"]),
         (lambda: G.layernorm_backward(D(np.ones((2, 3))), (D(np.ones((2, 3))), D(np.ones(3)))), TypeError, ["cache", "layernorm_forward"]),
+        (lambda: GPU_OPTIM.sgd(np.ones(3), D(np.ones(3))), TypeError, ["w:", "GPU array"]),
+        (lambda: GPU_OPTIM.sgd(D(np.ones(3)), D(np.ones(4))), ValueError, ["dw:", "(3,)", "(4,)"]),
+        (lambda: GPU_OPTIM.sgd(D(np.ones(3)), D(np.ones(3, np.float32))), TypeError, ["dw:", "float64", "float32"]),
+        (lambda: GPU_OPTIM.adam(D(np.ones(3)), D(np.ones(3)), {"learning_rate": float("nan")}), ValueError, ["learning_rate", "finite"]),
+        (lambda: GPU_OPTIM.sgd_momentum(D(np.ones(3)), D(np.ones(3)), {"velocity": np.ones(2)}), ValueError, ["config['velocity']", "(3,)", "(2,)"]),
+        (lambda: GPU_OPTIM.rmsprop(D(np.ones(3)), D(np.ones(3)), []), TypeError, ["config", "dict", "list"]),
+        (lambda: GPU_OPTIM.sgd(D(np.ones((3, 4)))[:, ::2], D(np.ones((3, 2))), {"in_place": True}), ValueError, ["w:", "in_place", "C-contiguous"]),
     ],
     ids=lambda v: None,
 )
@@ -205,7 +213,7 @@ def test_only_fastnn_cuda_imports_the_cuda_kernels():
         for path in (root / folder).rglob("*.py")
         if any(n in path.read_text() for n in needles)
     )
-    assert importers == ["fastnn/cuda.py"]
+    assert importers == ["fastnn/cuda/__init__.py", "fastnn/cuda/optim.py"]
 
 
 # ------------------------------------------------ convolution and pooling

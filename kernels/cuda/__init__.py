@@ -2,7 +2,7 @@
 
 Importing it raises ImportError, saying what is missing, when numba-cuda is
 not installed or when there is neither a GPU nor the simulator
-(``NUMBA_ENABLE_CUDASIM=1``).  Only :mod:`fastnn.cuda` imports it.
+(``NUMBA_ENABLE_CUDASIM=1``).  Only the package :mod:`fastnn.cuda` imports it.
 
 | file | what |
 |---|---|
@@ -12,6 +12,7 @@ not installed or when there is neither a GPU nor the simulator
 | ``reductions.py`` | block reductions in shared memory; column sums (``db``) |
 | ``elementwise.py`` | ReLU, layernorm's per-feature scale and shift, the SGD update, grid-stride |
 | ``dropout.py`` | dropout masks from Philox4x32-10, a counter-based generator |
+| ``optim.py`` | the update rules of ``fastnn.cuda.optim``, grid-stride |
 | ``losses.py`` | softmax and hinge losses, a row per warp or block |
 
 Conventions

@@ -1,4 +1,5 @@
-"""Dropout on the GPU (Philox4x32-10 masks), and the GPU normalisation layers beyond the catalog checks.
+"""Training on the GPU beyond the catalog checks: dropout (Philox4x32-10 masks),
+the normalisation layers' special cases, and the optimisers of fastnn.cuda.optim.
 
 The GPU mask cannot be NumPy's, so it is checked against its own NumPy twin
 (fastnn.rng.philox_uniforms, itself checked against Random123's published
@@ -94,3 +95,40 @@ def test_gpu_layernorm_of_one_feature_has_zero_gradient(dtype):
     out, cache = G.layernorm_forward(D(x), D(np.ones(1, dtype)), D(np.zeros(1, dtype)), {})
     dx = G.layernorm_backward(D(np.ones((4, 1), dtype)), cache)[0].copy_to_host()
     np.testing.assert_array_equal(dx, np.zeros((4, 1), dtype))
+
+
+# ------------------------------------------------------------ optimisers
+
+from fastnn import optim as cpu_optim  # noqa: E402
+
+import fastnn.cuda.optim as GPU_OPTIM  # noqa: E402
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", list(cpu_optim.RULES))
+def test_gpu_optimisers_match_the_cpu_rules(rule, dtype):
+    # Three steps, state carried in the configs, against fastnn.optim; the
+    # caller's arrays are not written, and in_place writes into w.
+    generator = np.random.default_rng(12)
+    w = generator.standard_normal((7, 5)).astype(dtype)
+    grads = [generator.standard_normal((7, 5)).astype(dtype) for _ in range(3)]
+    cpu_w, cpu_config = w, {"learning_rate": 1e-2}
+    gpu_w, gpu_config = D(w), {"learning_rate": 1e-2}
+    place_w, place_config = D(w), {"learning_rate": 1e-2, "in_place": True}
+    for g in grads:
+        before = gpu_w.copy_to_host()
+        cpu_w, cpu_config = cpu_optim.RULES[rule](cpu_w, g, cpu_config)
+        gpu_w_next, gpu_config = GPU_OPTIM.RULES[rule](gpu_w, D(g), gpu_config)
+        np.testing.assert_array_equal(gpu_w.copy_to_host(), before)
+        gpu_w = gpu_w_next
+        returned, place_config = GPU_OPTIM.RULES[rule](place_w, D(g), place_config)
+        assert returned is place_w
+    tolerance = 1e-6 if dtype == np.float32 else 1e-14
+    for got in (gpu_w, place_w):
+        got = got.copy_to_host()
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, cpu_w, rtol=tolerance, atol=tolerance)
+    for name in ("velocity", "cache", "m", "v"):
+        if name in cpu_config:
+            np.testing.assert_allclose(gpu_config[name].copy_to_host(), cpu_config[name], rtol=tolerance, atol=tolerance)
+    assert gpu_config.get("t") == cpu_config.get("t")
