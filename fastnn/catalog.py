@@ -466,11 +466,11 @@ LAYERS = (
     # difference reached 1.1e-7 relative on small entries of dx (the NumPy
     # reference likewise), so its gradient check gets ten times a norm's.
     Layer("affine_batchnorm_relu", "affine_norm_relu_forward", "affine_norm_relu_backward", _norm_relu("batchnorm"),
-          ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7))}, ((10, 2, 3), 5), 1e-6,
-          kinks=_norm_relu_kinks, zero_grads=("db",), family="norm"),
+          ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7)), "cuda": (((6, 4), 3),)},
+          ((10, 2, 3), 5), 1e-6, kinks=_norm_relu_kinks, zero_grads=("db",), family="norm", cost=_gemm_cost),
     Layer("affine_layernorm_relu", "affine_norm_relu_forward", "affine_norm_relu_backward", _norm_relu("layernorm"),
-          ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7))}, ((10, 2, 3), 5), 1e-6,
-          kinks=_norm_relu_kinks, family="norm"),
+          ("dx", "dw", "db", "dgamma", "dbeta"), {"cpu": (((6, 4), 5), ((9, 2, 3), 7)), "cuda": (((3, 2, 3), 4),)},
+          ((10, 2, 3), 5), 1e-6, kinks=_norm_relu_kinks, family="norm", cost=_gemm_cost),
     Layer("conv", "conv_forward_naive", "conv_backward_naive", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES, "cuda": _CONV_GPU_SIZES},
           _CONV_CHECK, 1e-8, step=LINEAR_STEP, family="conv", bench_sizes=_CONV_BENCH, cost=_conv_cost, torch=_torch_conv,
           bench_round_trip=True, note="reference: NumPy im2col (strided windows, one tensordot; col2im by strided adds)"),
@@ -491,7 +491,8 @@ LAYERS = (
           _spatial_norm({"mode": "test"}), _NORM_GRADS, {"cpu": _SPATIAL_SIZES, "cuda": _SPATIAL_GPU_SIZES}, (4, 3, 4, 4), 1e-7,
           step=_SPATIAL_STEP, family="norm", cost=_norm_cost),
     Layer("spatial_groupnorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward", _groupnorm, _NORM_GRADS,
-          {"cpu": _GROUP_SIZES}, ((2, 6, 3, 3), 2), 1e-7, step=_SPATIAL_STEP, family="norm"),
+          {"cpu": _GROUP_SIZES, "cuda": (((2, 4, 3, 3), 2), ((1, 3, 2, 2), 1))}, ((2, 6, 3, 3), 2), 1e-7, step=_SPATIAL_STEP,
+          family="norm", cost=_norm_cost),
     # Three layers composed, as affine_batchnorm_relu: the same bound.
     Layer("conv_bn_relu", "conv_bn_relu_forward", "conv_bn_relu_backward", _conv_bn, ("dx", "dw", "db", "dgamma", "dbeta"),
           {"cpu": (((2, 3, 6, 6), (4, 3, 3, 3), 1, 1), ((3, 2, 5, 5), (2, 2, 1, 1), 1, 0)),

@@ -7,6 +7,8 @@ integers count as float64, mixed inputs become float64), and hands them to
 the Numba kernels in :mod:`fastnn.kernels.cpu`, one module per op family.
 """
 
+import sys
+
 import numpy as np
 
 from fastnn.kernels.cpu import affine, conv, elementwise, losses
@@ -24,6 +26,7 @@ from fastnn.validation import (
     check_cache_mode,
     check_conv_grad,
     check_eps,
+    check_groups,
     check_conv_params,
     check_ndim,
     check_out,
@@ -31,7 +34,6 @@ from fastnn.validation import (
     check_scores,
     check_shape,
     same_buffer,
-    is_integer,
     unpack_cache,
 )
 
@@ -443,12 +445,30 @@ def _check_norm_grad(dout, xhat, gamma, inv_std):
     return dout, xhat, gamma, inv_std
 
 
-_NORMS = {"batchnorm": (batchnorm_forward, batchnorm_backward), "layernorm": (layernorm_forward, layernorm_backward)}
-
-
 def _check_norm_name(norm):
-    if not isinstance(norm, str) or norm not in _NORMS:
+    if not isinstance(norm, str) or norm not in ("batchnorm", "layernorm"):
         raise ValueError(f"norm: expected 'batchnorm' or 'layernorm', got {norm!r}")
+
+
+def norm_sandwich_forward(layers, x, w, b, gamma, beta, norm_param, norm):
+    """affine_norm_relu_forward composed from the functions of the module ``layers`` (this one, or fastnn.cuda)."""
+    _check_norm_name(norm)
+    a, fc_cache = layers.affine_forward(x, w, b)
+    n, norm_cache = getattr(layers, f"{norm}_forward")(a, gamma, beta, norm_param)
+    out, relu_cache = layers.relu_forward(n)
+    return out, (fc_cache, norm_cache, relu_cache, norm)
+
+
+def norm_sandwich_backward(layers, dout, cache):
+    """affine_norm_relu_backward composed from the functions of the module ``layers``."""
+    fc_cache, norm_cache, relu_cache, norm = unpack_cache(
+        cache, ("fc_cache", "norm_cache", "relu_cache", "norm"), "affine_norm_relu_forward"
+    )
+    _check_norm_name(norm)
+    dn = layers.relu_backward(dout, relu_cache)
+    da, dgamma, dbeta = getattr(layers, f"{norm}_backward")(dn, norm_cache)
+    dx, dw, db = layers.affine_backward(da, fc_cache)
+    return dx, dw, db, dgamma, dbeta
 
 
 def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm"):
@@ -465,11 +485,7 @@ def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm")
     - out: Array of shape (N, M)
     - cache: (fc_cache, norm_cache, relu_cache, norm)
     """
-    _check_norm_name(norm)
-    a, fc_cache = affine_forward(x, w, b)
-    n, norm_cache = _NORMS[norm][0](a, gamma, beta, norm_param)
-    out, relu_cache = relu_forward(n)
-    return out, (fc_cache, norm_cache, relu_cache, norm)
+    return norm_sandwich_forward(sys.modules[__name__], x, w, b, gamma, beta, norm_param, norm)
 
 
 def affine_norm_relu_backward(dout, cache):
@@ -479,14 +495,7 @@ def affine_norm_relu_backward(dout, cache):
     Returns a tuple of:
     - dx, dw, db, dgamma, dbeta
     """
-    fc_cache, norm_cache, relu_cache, norm = unpack_cache(
-        cache, ("fc_cache", "norm_cache", "relu_cache", "norm"), "affine_norm_relu_forward"
-    )
-    _check_norm_name(norm)
-    dn = relu_backward(dout, relu_cache)
-    da, dgamma, dbeta = _NORMS[norm][1](dn, norm_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
+    return norm_sandwich_backward(sys.modules[__name__], dout, cache)
 
 
 # ------------------------------------------------ convolution and pooling
@@ -748,12 +757,6 @@ def _per_channel_4d(c):
     return (1, c, 1, 1)
 
 
-def _check_groups(G, c, name="G"):
-    if not is_integer(G) or G < 1 or c % G:
-        raise ValueError(f"{name}: expected a positive integer that divides the C = {c} channels, got {G!r}")
-    return int(G)
-
-
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     """
     Spatial group normalisation: each image's channels split into G groups,
@@ -774,7 +777,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         raise TypeError(f"gn_param: expected a dict, got {type(gn_param).__name__}")
     x, gamma, beta = _check_spatial_inputs(x, gamma, beta, _per_channel_4d, "(1, C, 1, 1)")
     n, c, h, w = x.shape
-    G = _check_groups(G, c)
+    G = check_groups(G, c)
     if c * h * w == 0:
         raise ValueError(f"x: expected at least one value per group to take statistics from, got shape {x.shape}")
     x4 = x.reshape(n, G, c // G, h * w)
@@ -800,7 +803,7 @@ def spatial_groupnorm_backward(dout, cache):
     xhat, gamma, inv_std, G = unpack_cache(cache, ("xhat", "gamma", "inv_std", "G"), "spatial_groupnorm_forward")
     dout, xhat, gamma, inv_std = _check_spatial_grad(dout, xhat, gamma, inv_std, _per_channel_4d)
     n, c, h, w = dout.shape
-    G = _check_groups(G, c, "cache's G")
+    G = check_groups(G, c, "cache's G")
     check_shape("cache's inv_std", inv_std, (n, G), "one per image and group")
     shape4 = (n, G, c // G, h * w)
     dx, dgamma, dbeta = normalization.groupnorm_backward(

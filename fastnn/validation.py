@@ -212,6 +212,13 @@ def check_eps(name, param):
     return float(eps)
 
 
+def check_groups(G, c, name="G"):
+    """G must be a positive integer that divides the c channels; returned as an int."""
+    if not is_integer(G) or G < 1 or c % G:
+        raise ValueError(f"{name}: expected a positive integer that divides the C = {c} channels, got {G!r}")
+    return int(G)
+
+
 def check_keep_probability(dropout_param):
     """dropout_param['p'] must be a keep probability in (0, 1]."""
     if not isinstance(dropout_param, dict):

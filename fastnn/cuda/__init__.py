@@ -11,11 +11,14 @@ machine without numba-cuda or without a GPU (set NUMBA_ENABLE_CUDASIM=1
 before numba is imported to run on Numba's simulator instead).
 """
 
+import sys
+
 import numpy as np
 
 from fastnn import catalog
 from fastnn.kernels.cpu.conv import arg_dtype as pool_offset_dtype
 from fastnn.kernels.cuda import SIMULATOR, conv, dropout, elementwise, gemm, launch, losses, reductions
+from fastnn.layers import norm_sandwich_backward, norm_sandwich_forward
 from fastnn.rng import philox_key, reseed
 from fastnn.validation import (
     as_float_arrays,
@@ -26,6 +29,7 @@ from fastnn.validation import (
     check_conv_grad,
     check_conv_params,
     check_eps,
+    check_groups,
     check_keep_probability,
     check_mode,
     check_ndim,
@@ -580,14 +584,9 @@ def layernorm_forward(x, gamma, beta, ln_param):
     eps = check_eps("ln_param", ln_param)
     x, gamma, beta = _norm_inputs(x, gamma, beta)
     n, d = x.shape
-    unit, zero = launch.full(n, x.dtype, 1), launch.zeros(n, x.dtype)
-    # Batch statistics of the (1, N, D) view are the rows'; the running
-    # averages it updates are scratch.
-    _, xhat, inv_std = conv.spatial_batchnorm_forward(
-        x.reshape(1, n, d), unit, zero, eps, True, launch.zeros(n, x.dtype), launch.zeros(n, x.dtype), 0.0
-    )
+    xhat, inv_std = _rows_normalised(x.reshape(1, n, d), eps)
     xhat = xhat.reshape(n, d)
-    return elementwise.scale_shift_columns(xhat, gamma, beta), (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, 1))
+    return elementwise.scale_shift_channels(xhat, gamma, beta, d, 1), (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, 1))
 
 
 def layernorm_backward(dout, cache):
@@ -603,11 +602,19 @@ def layernorm_backward(dout, cache):
     check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, D)")
     check_shape("cache's gamma", gamma, (d,), "one scale per feature")
     check_shape("cache's inv_std", inv_std, (n, 1), "one per row")
-    g, p = elementwise.grad_products(dout, gamma, xhat)
-    dx, _, _ = conv.spatial_batchnorm_backward(
-        g.reshape(1, n, d), xhat.reshape(1, n, d), launch.full(n, dout.dtype, 1), inv_std.reshape(n), True
-    )
+    g, p = elementwise.grad_products(dout, gamma, xhat, d, 1)
+    dx = _rows_dx(g.reshape(1, n, d), xhat.reshape(1, n, d), inv_std.reshape(n))
     return dx.reshape(n, d), reductions.column_sums(p), reductions.column_sums(dout)
+
+
+def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, norm="batchnorm"):
+    """Affine, batch or layer normalisation, ReLU on the GPU; as :func:`fastnn.layers.affine_norm_relu_forward`."""
+    return norm_sandwich_forward(sys.modules[__name__], x, w, b, gamma, beta, norm_param, norm)
+
+
+def affine_norm_relu_backward(dout, cache):
+    """Backward pass of affine_norm_relu_forward on the GPU: (dx, dw, db, dgamma, dbeta)."""
+    return norm_sandwich_backward(sys.modules[__name__], dout, cache)
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
@@ -646,6 +653,68 @@ def spatial_batchnorm_backward(dout, cache):
         dout.reshape(n, c, h * w), xhat.reshape(n, c, h * w), gamma, inv_std, mode == "train"
     )
     return dx.reshape(dout.shape), dgamma, dbeta
+
+
+def _rows_normalised(x3, eps):
+    """xhat of each row of x3 (1, R, M) over its M values, and inv_std (R,) in float64 (the batchnorm kernels, a row as a channel)."""
+    r = x3.shape[1]
+    unit, zero = launch.full(r, x3.dtype, 1), launch.zeros(r, x3.dtype)
+    # The running averages the kernel updates are scratch.
+    _, xhat, inv_std = conv.spatial_batchnorm_forward(x3, unit, zero, eps, True, launch.zeros(r, x3.dtype), launch.zeros(r, x3.dtype), 0.0)
+    return xhat, inv_std
+
+
+def _rows_dx(g3, xhat3, inv_std):
+    """dx of row normalisation (see _rows_normalised) for dxhat = g3, both (1, R, M)."""
+    r = g3.shape[1]
+    dx, _, _ = conv.spatial_batchnorm_backward(g3, xhat3, launch.full(r, g3.dtype, 1), inv_std, True)
+    return dx
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """
+    Spatial group normalisation on the GPU: each (image, group) normalised
+    by a block, in float64; as :func:`fastnn.layers.spatial_groupnorm_forward`.
+
+    Returns a tuple of:
+    - out: Device array of shape (N, C, H, W)
+    - cache: (xhat, gamma, inv_std, G) with inv_std of shape (N, G)
+    """
+    if not isinstance(gn_param, dict):
+        raise TypeError(f"gn_param: expected a dict, got {type(gn_param).__name__}")
+    x, gamma, beta = as_float_arrays(("x", "gamma", "beta"), x, gamma, beta, arrays=DEVICE)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    n, c, h, w = x.shape
+    check_shape("gamma", gamma, (1, c, 1, 1), "one scale per channel, (1, C, 1, 1)")
+    check_shape("beta", beta, (1, c, 1, 1), "one shift per channel, (1, C, 1, 1)")
+    G = check_groups(G, c)
+    if c * h * w == 0:
+        raise ValueError(f"x: expected at least one value per group to take statistics from, got shape {x.shape}")
+    xhat, inv_std = _rows_normalised(x.reshape(1, n * G, (c // G) * h * w), check_eps("gn_param", gn_param))
+    xhat = xhat.reshape(x.shape)
+    out = elementwise.scale_shift_channels(xhat, gamma.reshape(c), beta.reshape(c), c, h * w)
+    return out, (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, G), G)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """
+    Backward pass of spatial group normalisation on the GPU; as :func:`fastnn.layers.spatial_groupnorm_backward`.
+
+    Returns a tuple of device arrays dx (N, C, H, W), dgamma and dbeta (1, C, 1, 1).
+    """
+    xhat, gamma, inv_std, G = unpack_cache(cache, ("xhat", "gamma", "inv_std", "G"), "spatial_groupnorm_forward")
+    dout, xhat, gamma, inv_std = _norm_grad_arrays(dout, xhat, gamma, inv_std)
+    check_ndim("dout", dout, 4, "(N, C, H, W)")
+    n, c, h, w = dout.shape
+    check_shape("cache's xhat", xhat, dout.shape, "the shape of dout (N, C, H, W)")
+    check_shape("cache's gamma", gamma, (1, c, 1, 1), "one scale per channel")
+    G = check_groups(G, c, "cache's G")
+    check_shape("cache's inv_std", inv_std, (n, G), "one per image and group")
+    rows = (1, n * G, (c // G) * h * w)
+    g = elementwise.scale_channels(dout, gamma.reshape(c), c, h * w)
+    dx = _rows_dx(g.reshape(rows), xhat.reshape(rows), inv_std.reshape(n * G))
+    dgamma, dbeta = conv.channel_grad_sums(dout.reshape(n, c, h * w), xhat.reshape(n, c, h * w))
+    return dx.reshape(dout.shape), dgamma.reshape(1, c, 1, 1), dbeta.reshape(1, c, 1, 1)
 
 
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):

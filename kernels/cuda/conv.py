@@ -477,6 +477,14 @@ def _spatial_dx_kernel(nb):
     return spatial_dx
 
 
+def channel_grad_sums(dout3, xhat3):
+    """sum(dout3 * xhat3) and sum(dout3) per channel of (N, C, P) arrays (dgamma, dbeta), in their dtype."""
+    c = dout3.shape[1]
+    sum_g, sum_gh = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
+    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK](dout3, xhat3, sum_g, sum_gh)
+    return cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)
+
+
 def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
     """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation, on the GPU."""
     c = dout3.shape[1]

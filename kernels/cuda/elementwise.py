@@ -1,4 +1,4 @@
-"""Elementwise kernels, grid-stride over flat arrays: ReLU, layernorm's per-feature scale and shift, the SGD update."""
+"""Elementwise kernels, grid-stride over flat arrays: ReLU, per-channel scales and shifts (layer and group normalisation), the SGD update."""
 
 from numba import cuda
 
@@ -33,38 +33,54 @@ def relu_backward(dout, x, dx):
 
 
 @per_dtype
-def _column_kernels(nb):
-    # Flat arrays of rows of d elements; gamma and beta hold one value per column.
+def _channel_kernels(nb):
+    # Flat arrays of layout (rows, channels, plane); gamma and beta hold one
+    # value per channel (a feature of an (N, D) array is a channel of plane 1).
     @cuda.jit
-    def scale_shift(a, gamma, beta, out, d):
+    def scale_shift(a, gamma, beta, out, channels, plane):
         for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            j = k % d
-            out[k] = gamma[j] * a[k] + beta[j]
+            c = (k // plane) % channels
+            out[k] = gamma[c] * a[k] + beta[c]
 
     @cuda.jit
-    def grad_products(dout, gamma, xhat, g, p, d):
+    def scale(a, gamma, out, channels, plane):
+        for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+            out[k] = a[k] * gamma[(k // plane) % channels]
+
+    @cuda.jit
+    def grad_products(dout, gamma, xhat, g, p, channels, plane):
         for k in range(cuda.grid(1), dout.size, cuda.gridsize(1)):
             v = dout[k]
-            g[k] = v * gamma[k % d]
+            g[k] = v * gamma[(k // plane) % channels]
             p[k] = v * xhat[k]
 
-    return scale_shift, grad_products
+    return scale_shift, scale, grad_products
 
 
-def scale_shift_columns(a, gamma, beta):
-    """``gamma * a + beta`` for a (N, D) and gamma, beta (D,): a new device array."""
+def _launch(kernel, first, *args):
+    if first.size:
+        flat = [a.reshape(a.size) if hasattr(a, "reshape") and a.ndim > 1 else a for a in args]
+        kernel[blocks(first.size), BLOCK](*flat)
+
+
+def scale_shift_channels(a, gamma, beta, channels, plane):
+    """``gamma * a + beta``, gamma and beta per channel of a's (rows, channels, plane) layout: a new device array."""
     out = cuda.device_array_like(a)
-    if a.size:
-        _column_kernels(a.dtype)[0][blocks(a.size), BLOCK](a.reshape(a.size), gamma, beta, out.reshape(a.size), a.shape[1])
+    _launch(_channel_kernels(a.dtype)[0], a, a, gamma, beta, out, channels, plane)
     return out
 
 
-def grad_products(dout, gamma, xhat):
-    """``dout * gamma`` (gamma per column) and ``dout * xhat``, for dout and xhat (N, D): two new device arrays."""
+def scale_channels(a, gamma, channels, plane):
+    """``a * gamma``, gamma per channel of a's (rows, channels, plane) layout: a new device array."""
+    out = cuda.device_array_like(a)
+    _launch(_channel_kernels(a.dtype)[1], a, a, gamma, out, channels, plane)
+    return out
+
+
+def grad_products(dout, gamma, xhat, channels, plane):
+    """``dout * gamma`` (gamma per channel) and ``dout * xhat``: two new device arrays."""
     g, p = cuda.device_array_like(dout), cuda.device_array_like(dout)
-    if dout.size:
-        flat = (dout.reshape(dout.size), gamma, xhat.reshape(xhat.size), g.reshape(g.size), p.reshape(p.size), dout.shape[1])
-        _column_kernels(dout.dtype)[1][blocks(dout.size), BLOCK](*flat)
+    _launch(_channel_kernels(dout.dtype)[2], dout, dout, gamma, xhat, g, p, channels, plane)
     return g, p
 
 
