@@ -584,7 +584,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     eps = check_eps("ln_param", ln_param)
     x, gamma, beta = _norm_inputs(x, gamma, beta)
     n, d = x.shape
-    xhat, inv_std = _rows_normalised(x.reshape(1, n, d), eps)
+    xhat, inv_std = conv.rows_normalised(x.reshape(1, n, d), eps)
     xhat = xhat.reshape(n, d)
     return elementwise.scale_shift_channels(xhat, gamma, beta, d, 1), (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, 1))
 
@@ -655,17 +655,8 @@ def spatial_batchnorm_backward(dout, cache):
     return dx.reshape(dout.shape), dgamma, dbeta
 
 
-def _rows_normalised(x3, eps):
-    """xhat of each row of x3 (1, R, M) over its M values, and inv_std (R,) in float64 (the batchnorm kernels, a row as a channel)."""
-    r = x3.shape[1]
-    unit, zero = launch.full(r, x3.dtype, 1), launch.zeros(r, x3.dtype)
-    # The running averages the kernel updates are scratch.
-    _, xhat, inv_std = conv.spatial_batchnorm_forward(x3, unit, zero, eps, True, launch.zeros(r, x3.dtype), launch.zeros(r, x3.dtype), 0.0)
-    return xhat, inv_std
-
-
 def _rows_dx(g3, xhat3, inv_std):
-    """dx of row normalisation (see _rows_normalised) for dxhat = g3, both (1, R, M)."""
+    """dx of row normalisation (kernels' conv.rows_normalised) for dxhat = g3, both (1, R, M)."""
     r = g3.shape[1]
     dx, _, _ = conv.spatial_batchnorm_backward(g3, xhat3, launch.full(r, g3.dtype, 1), inv_std, True)
     return dx
@@ -690,7 +681,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     G = check_groups(G, c)
     if c * h * w == 0:
         raise ValueError(f"x: expected at least one value per group to take statistics from, got shape {x.shape}")
-    xhat, inv_std = _rows_normalised(x.reshape(1, n * G, (c // G) * h * w), check_eps("gn_param", gn_param))
+    xhat, inv_std = conv.rows_normalised(x.reshape(1, n * G, (c // G) * h * w), check_eps("gn_param", gn_param))
     xhat = xhat.reshape(x.shape)
     out = elementwise.scale_shift_channels(xhat, gamma.reshape(c), beta.reshape(c), c, h * w)
     return out, (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, G), G)

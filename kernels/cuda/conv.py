@@ -391,7 +391,8 @@ def _channel_stats_kernel(nb):
 @per_dtype
 def _normalize_kernel(nb):
     @cuda.jit
-    def normalize(x, mean, inv_std, gamma, beta, xhat, out):
+    def normalize(x, mean, inv_std, gamma, beta, xhat, out, affine):
+        """xhat, and out = gamma * xhat + beta per channel where affine (otherwise out, gamma and beta are unused)."""
         channels, plane = x.shape[1], x.shape[2]
         for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
             j = i % plane
@@ -399,7 +400,8 @@ def _normalize_kernel(nb):
             n = i // (plane * channels)
             h = nb((x[n, c, j] - mean[c]) * inv_std[c])
             xhat[n, c, j] = h
-            out[n, c, j] = gamma[c] * h + beta[c]
+            if affine:
+                out[n, c, j] = gamma[c] * h + beta[c]
 
     return normalize
 
@@ -420,8 +422,24 @@ def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running
     _channel_stats_kernel(x3.dtype)[c, BLOCK](x3, eps, train, momentum, running_mean, running_var, mean, inv_std)
     xhat, out = cuda.device_array_like(x3), cuda.device_array_like(x3)
     if x3.size:
-        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK](x3, mean, inv_std, gamma, beta, xhat, out)
+        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK](x3, mean, inv_std, gamma, beta, xhat, out, True)
     return out, xhat, inv_std
+
+
+def rows_normalised(x3, eps):
+    """
+    xhat of each row of x3 (1, R, M) over its M values, a row taken as a
+    channel (layer and group normalisation), and inv_std (R,) in float64.
+    """
+    r = x3.shape[1]
+    mean, inv_std = cuda.device_array(r, np.float64), cuda.device_array(r, np.float64)
+    # Batch statistics; the running averages the kernel then updates are scratch.
+    scratch = zeros(2 * r, x3.dtype)
+    _channel_stats_kernel(x3.dtype)[r, BLOCK](x3, eps, True, 0.0, scratch[:r], scratch[r:], mean, inv_std)
+    xhat = cuda.device_array_like(x3)
+    if x3.size:
+        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK](x3, mean, inv_std, mean, mean, xhat, xhat, False)
+    return xhat, inv_std
 
 
 @per_dtype
