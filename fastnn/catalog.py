@@ -342,6 +342,34 @@ def _torch_loss(name):
     return make
 
 
+def _torch_batchnorm(torch, t, backward, params=()):
+    x, gamma, beta, dout = t
+    if x.shape[0] < 2:
+        return None  # torch refuses batch statistics of one row
+    if not backward:
+        return lambda: torch.nn.functional.batch_norm(x, None, None, gamma, beta, True, 0.1, 1e-5)
+    _, mean, inv_std = torch.ops.aten.native_batch_norm(x, gamma, beta, None, None, True, 0.1, 1e-5)
+    return lambda: torch.ops.aten.native_batch_norm_backward(dout, x, gamma, None, None, mean, inv_std, True, 1e-5, [True] * 3)
+
+
+def _torch_layernorm(torch, t, backward, params=()):
+    x, gamma, beta, dout = t
+    shape = [x.shape[1]]
+    if not backward:
+        return lambda: torch.nn.functional.layer_norm(x, shape, gamma, beta, 1e-5)
+    _, mean, inv_std = torch.ops.aten.native_layer_norm(x, shape, gamma, beta, 1e-5)
+    return lambda: torch.ops.aten.native_layer_norm_backward(dout, x, shape, mean, inv_std, gamma, beta, [True] * 3)
+
+
+def _torch_dropout(torch, t, backward, params=()):
+    x, dout = t
+    p = params[0]["p"]
+    if not backward:
+        return lambda: torch.nn.functional.dropout(x, 1 - p, True)
+    mask = torch.rand_like(x) < p
+    return lambda: torch.ops.aten.native_dropout_backward(dout, mask, 1 / p)
+
+
 def _torch_conv(torch, t, backward, params=()):
     x, w, b, dout = t
     stride, pad = params[0]["stride"], params[0]["pad"]
@@ -452,16 +480,18 @@ LAYERS = (
           (10, 6, 1.0), 1e-7, kinks=_hinge_kinks, family="loss", bench_sizes=_LOSS_BENCH, cost=_loss_cost,
           torch=_torch_loss("multi_margin_loss")),
     Layer("dropout", "dropout_forward", "dropout_backward", _dropout, ("dx",), {"cpu": ((6, 9), (3,), (50, 40))},
-          (10, 10), 1e-9, family="norm", bench_sizes={"cpu": _NORM_BENCH["cpu"]}, cost=_dropout_cost,
+          (10, 10), 1e-9, family="norm", bench_sizes={"cpu": _NORM_BENCH["cpu"]}, cost=_dropout_cost, torch=_torch_dropout,
           note="both include drawing the seeded uniforms"),
     Layer("batchnorm", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "train"}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
+          {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost,
+          torch=_torch_batchnorm),
     Layer("batchnorm (test mode)", "batchnorm_forward", "batchnorm_backward", _norm({"mode": "test"}), _NORM_GRADS,
           {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", cost=_norm_cost),
     Layer("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt", _norm({"mode": "train"}), _NORM_GRADS,
           {"cpu": _NORM_SIZES, "cuda": _NORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", cost=_norm_cost),
     Layer("layernorm", "layernorm_forward", "layernorm_backward", _norm({}), _NORM_GRADS,
-          {"cpu": _NORM_SIZES, "cuda": _LAYERNORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost),
+          {"cpu": _NORM_SIZES, "cuda": _LAYERNORM_GPU_SIZES}, _NORM_CHECK, 1e-7, family="norm", bench_sizes=_NORM_BENCH, cost=_norm_cost,
+          torch=_torch_layernorm),
     # The sandwich composes three layers: the truncation error of its centred
     # difference reached 1.1e-7 relative on small entries of dx (the NumPy
     # reference likewise), so its gradient check gets ten times a norm's.

@@ -116,6 +116,8 @@ def _add_train_parser(commands):
     p.add_argument("--batch-size", type=_positive_int, help=f"default {net.batch_size}, or {seed_defaults.batch_size} with --seed-recipe")
     p.add_argument("--hidden", type=_hidden_sizes, help="hidden sizes, e.g. 512,256 (default 512,256, or 100 with --seed-recipe)")
     p.add_argument("--threads", type=_threads, help="threads for Numba and BLAS together (default: all CPUs)")
+    p.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: train on the GPU with fastnn.cuda, the Solver keeping data and parameters there (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     # Each group's flags default to None here, so that a flag given with the
     # other recipe is an error rather than silently ignored; the defaults
@@ -148,7 +150,6 @@ def _add_train_parser(commands):
         "reference: the same loop over the NumPy oracle (default fused)",
     )
     s.add_argument("--compare", action="store_const", const=True, help="run every engine (and PyTorch, where installed) on identical batches")
-    s.add_argument("--backend", choices=("cpu", "cuda"), help="cuda: train with fastnn.cuda on the GPU (default cpu)")
     s.add_argument("--flush-subnormals", action="store_const", const=True, help="fused engine: set subnormal loss gradients to zero")
     p.set_defaults(recipe_flags={
         "model": net.model, "optimizer": net.optimizer, "epochs": None, "dropout": None, "norm": None,
@@ -156,7 +157,7 @@ def _add_train_parser(commands):
         "metrics": None,
     }, seed_recipe_flags={
         "iters": seed_defaults.iters, "eval_every": seed_defaults.eval_every, "engine": "fused", "compare": False,
-        "backend": "cpu", "flush_subnormals": False,
+        "flush_subnormals": False,
     })
 
 
@@ -200,6 +201,11 @@ def _run_recipe(args):
     given = {"--filters": args.filters, "--filter-size": args.filter_size} if args.model != "cnn" else {
         "--norm": args.norm, "--dropout": args.dropout}
     stray = [flag for flag, value in given.items() if value is not None]
+    if args.backend == "cuda" and (args.model == "cnn" or args.augment):
+        what = "--model cnn" if args.model == "cnn" else "--augment"
+        print(f"fastnn train: error: {what} runs on the CPU only; the GPU Solver trains the fully connected models "
+              "without augmentation", file=sys.stderr)
+        raise SystemExit(2)
     if stray:
         which = "--model cnn" if args.model != "cnn" else "the fully connected models"
         verb = "applies" if len(stray) == 1 else "apply"
@@ -211,7 +217,7 @@ def _run_recipe(args):
         lr=args.lr or base.lr, epochs=args.epochs or base.epochs, batch_size=args.batch_size or base.batch_size,
         dropout=args.dropout or base.dropout, norm=None if norm == "none" else norm, init=args.init, augment=args.augment,
         ensemble=args.ensemble or base.ensemble, filters=args.filters or base.filters,
-        filter_size=args.filter_size or base.filter_size, seed=args.seed,
+        filter_size=args.filter_size or base.filter_size, seed=args.seed, backend=args.backend,
     )
     split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype or "float32"))
     if recipe.model == "cnn":
@@ -222,9 +228,13 @@ def _run_recipe(args):
                f"{recipe.optimizer}")
     print(
         f"digits: {len(split.y_train)} train / {len(split.y_test)} test; {recipe.ensemble} x {recipe.model} {net} "
-        f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment {recipe.augment}, seed {args.seed}"
+        f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment {recipe.augment}, seed {args.seed}, "
+        f"backend {recipe.backend}"
     )
-    result = train_recipe(recipe, split, progress=not args.no_progress)
+    try:
+        result = train_recipe(recipe, split, progress=not args.no_progress)
+    except ImportError as exc:
+        raise SystemExit(f"fastnn train --backend cuda: {exc}") from exc
     for number, solver in enumerate(result.solvers, 1):
         _stop_if_diverged(solver.loss_history, f"member {number}")
     print(f"members' test accuracies: {', '.join(f'{a:.4f}' for a in result.member_accuracies)}")

@@ -28,6 +28,17 @@ checkpoint, ``{checkpoint_name}_epoch_{n}.npz``, is arrays and JSON in one
 file (fastnn.checkpoint: no pickle, so loading one runs no code), written
 atomically, so a kill mid-save leaves the previous one intact.
 
+A model on the GPU (``backend="cuda"``, fastnn.cuda's layers; see
+fastnn.classifiers) trains there: the data are uploaded once per
+``train()``, each batch is drawn on the host as above and gathered on the
+device, the update rules are fastnn.cuda.optim's twins of fastnn.optim's
+(a rule of one's own is given device arrays), accuracies are counted on the
+device and read back once per check, losses come back as np.float64, and
+``best_params`` stay on the device until a checkpoint copies them to the
+host.  ``augment`` works on host batches and is refused there.  A
+checkpoint holds host arrays only; ``load_checkpoint(..., backend=)``
+resumes it on either side.
+
 Where the model is exactly fastnn's own two-layer net (``TwoLayerNet``, or
 ``FullyConnectedNet`` with one hidden layer, no normalisation and no
 dropout, on fastnn.layers) trained by fastnn.optim.sgd without
@@ -47,7 +58,7 @@ from tqdm import tqdm
 import fastnn.layers
 from fastnn import checkpoint, optim
 from fastnn.augment import Augment
-from fastnn.classifiers.base import from_checkpoint_state, is_own_model
+from fastnn.classifiers.base import from_checkpoint_state, host_tree, is_own_model
 from fastnn.classifiers.fc_net import FullyConnectedNet, TwoLayerNet
 from fastnn.validation import is_integer, is_real
 
@@ -69,6 +80,12 @@ _OPTIONS = {
 
 def _owned_copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _gpu():
+    import fastnn.cuda
+
+    return fastnn.cuda
 
 
 class Solver:
@@ -109,6 +126,8 @@ class Solver:
                      "checkpoint_name", "print_every", "verbose", "augment", "seed"):
             setattr(self, name, options[name])
         self._check_options()
+        self._check_augment()
+        self._uploaded = {}
         self._random = np.random if self.seed is None else np.random.RandomState(self.seed)
         self._reset()
 
@@ -151,16 +170,72 @@ class Solver:
             p: {**{k: _owned_copy(v) for k, v in self.optim_config.items()}, "in_place": True} for p in self.model.params
         }
 
+    @property
+    def _on_gpu(self):
+        return getattr(self.model, "backend", "cpu") == "cuda"
+
+    def _check_augment(self):
+        if self._on_gpu and self.augment is not None:
+            raise ValueError("augment: it works on host batches, and this model trains on the GPU (backend 'cuda'); "
+                             "pass augment=None, or train on the CPU")
+
+    def _owned(self, value):
+        """A copy the Solver owns of a parameter, on the model's side (device arrays when it trains on the GPU)."""
+        if not self._on_gpu:
+            return _owned_copy(value)
+        G = _gpu()
+        return G.copy(value) if G.is_device_array(value) else G.to_device(value)
+
+    def _rule(self):
+        """The update rule to run: on the GPU, fastnn.cuda.optim's twin of a fastnn.optim rule."""
+        name = getattr(self.update_rule, "__name__", None)
+        if self._on_gpu and optim.RULES.get(name) is self.update_rule:
+            import fastnn.cuda.optim
+
+            return fastnn.cuda.optim.RULES[name]
+        return self.update_rule
+
+    def _take(self, X, rows):
+        """X[rows] of host X, or gathered on the device for rows uploaded there."""
+        if not self._on_gpu:
+            return X[rows]
+        G = _gpu()
+        if X.ndim == 1:
+            return G.take_rows(X, rows)
+        return G.take_rows(X.reshape(X.shape[0], X.size // max(X.shape[0], 1)), rows).reshape((rows.size, *X.shape[1:]))
+
+    def _upload(self, X, y):
+        """X (in the dtype the model casts it to) and y (int64 when integer) on the device, for a GPU model."""
+        X, y = np.asarray(X), np.asarray(y)
+        dtype = getattr(self.model, "dtype", None)
+        if getattr(self.model, "_casts_input", False) and dtype is not None:
+            X = X.astype(dtype, copy=False)
+        if y.dtype.kind in "iu":
+            y = y.astype(np.int64, copy=False)
+        G = _gpu()
+        return G.to_device(X), G.to_device(y)
+
+    def _split(self, name):
+        """(X, y) of 'train' or 'val' on the model's side: uploaded once per train() for a GPU model."""
+        if not self._on_gpu:
+            return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
+        if name not in self._uploaded:
+            self._uploaded[name] = self._upload(getattr(self, f"X_{name}"), getattr(self, f"y_{name}"))
+        return self._uploaded[name]
+
     def _step(self):
-        num_train = self.X_train.shape[0]
+        X_train, y_train = self._split("train")
+        num_train = X_train.shape[0]
         batch_mask = self._random.choice(num_train, self.batch_size)
-        X_batch, y_batch = self.X_train[batch_mask], self.y_train[batch_mask]
+        rows = _gpu().to_device(batch_mask) if self._on_gpu else batch_mask
+        X_batch, y_batch = self._take(X_train, rows), self._take(y_train, rows)
         if self.augment is not None:
             X_batch = self.augment(X_batch)
         loss, grads = self.model.loss(X_batch, y_batch)
         self.loss_history.append(loss)
+        rule = self._rule()
         for p, w in self.model.params.items():
-            next_w, next_config = self.update_rule(w, grads[p], self.optim_configs[p])
+            next_w, next_config = rule(w, grads[p], self.optim_configs[p])
             self.model.params[p] = next_w
             self.optim_configs[p] = next_config
 
@@ -224,7 +299,12 @@ class Solver:
 
         Returns:
         - acc: np.float64
+
+        A model on the GPU takes X and y as host or device arrays (host ones
+        are uploaded); its predictions are counted on the device.
         """
+        if self._on_gpu:
+            return self._check_accuracy_on_gpu(X, y, num_samples, batch_size)
         n = X.shape[0]
         if num_samples is not None and n > num_samples:
             mask = self._random.choice(n, num_samples)
@@ -233,6 +313,22 @@ class Solver:
         num_batches = -(-n // batch_size)
         y_pred = [np.argmax(self.model.loss(X[i * batch_size : (i + 1) * batch_size]), axis=1) for i in range(num_batches)]
         return np.mean(np.hstack(y_pred) == y) if y_pred else np.float64(0.0)
+
+    def _check_accuracy_on_gpu(self, X, y, num_samples, batch_size):
+        G = _gpu()
+        if not G.is_device_array(X) or not G.is_device_array(y):
+            X, y = self._upload(X, y)
+        n = X.shape[0]
+        if num_samples is not None and n > num_samples:
+            rows = G.to_device(self._random.choice(n, num_samples))
+            n = num_samples
+            X, y = self._take(X, rows), self._take(y, rows)
+        if n == 0:
+            return np.float64(0.0)
+        correct = None
+        for i in range(0, n, batch_size):
+            correct = G.count_correct(self.model.loss(X[i : i + batch_size]), y[i : i + batch_size], into=correct)
+        return np.float64(int(G.to_host(correct)[0]) / n)
 
     def _say(self, bar, line):
         if self.verbose:
@@ -247,9 +343,13 @@ class Solver:
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
         t = self.epoch * iterations_per_epoch
+        self._check_augment()
         # The Solver's updates run in place on arrays it owns, never on the caller's.
         for k in self.model.params:
-            self.model.params[k] = _owned_copy(self.model.params[k])
+            self.model.params[k] = self._owned(self.model.params[k])
+        self.best_params = {k: self._owned(v) for k, v in self.best_params.items()}
+        self._uploaded = {}
+        train, val = self._split("train"), self._split("val")
         fused_X = self._fused_inputs()
         bar = tqdm(total=num_iterations - t, disable=not self.verbose, unit="it", desc="train")
         while t < num_iterations:
@@ -271,8 +371,8 @@ class Solver:
                 self.epoch += 1
                 for config in self.optim_configs.values():
                     config["learning_rate"] *= self.lr_decay
-            train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
-            val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+            train_acc = self.check_accuracy(*train, num_samples=self.num_train_samples)
+            val_acc = self.check_accuracy(*val, num_samples=self.num_val_samples)
             self.train_acc_history.append(train_acc)
             self.val_acc_history.append(val_acc)
             self._say(bar, f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
@@ -280,14 +380,14 @@ class Solver:
             # leaves the model without parameters; fastnn keeps the first.
             if val_acc > self.best_val_acc or not self.best_params:
                 self.best_val_acc = val_acc
-                self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+                self.best_params = {k: self._owned(v) for k, v in self.model.params.items()}
             if self.verbose:
                 bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}", train_acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}")
             if epoch_end:
                 self._save_checkpoint(bar)
         bar.close()
         if self.best_params:
-            self.model.params = {k: v.copy() for k, v in self.best_params.items()}
+            self.model.params = {k: self._owned(v) for k, v in self.best_params.items()}
 
     def _state(self):
         """The Solver as plain data for fastnn.checkpoint (private config keys, such as an update's owner, left out)."""
@@ -295,7 +395,7 @@ class Solver:
         if is_own_model(m):
             model = m.checkpoint_state()
         else:
-            model = {"foreign": f"{type(m).__module__}.{type(m).__qualname__}", "params": m.params}
+            model = {"foreign": f"{type(m).__module__}.{type(m).__qualname__}", "params": host_tree(m.params)}
         rule = getattr(self.update_rule, "__name__", None)
         if rule is None or getattr(optim, rule, None) is not self.update_rule:
             rule = None
@@ -314,12 +414,12 @@ class Solver:
             "update_rule": rule,
             "augment": augment,
             "optim_config": public(self.optim_config),
-            "optim_configs": {p: public(c) for p, c in self.optim_configs.items()},
+            "optim_configs": host_tree({p: public(c) for p, c in self.optim_configs.items()}),
             "options": {k: getattr(self, k) for k in ("lr_decay", "batch_size", "num_epochs", "num_train_samples",
                                                       "num_val_samples", "print_every", "seed", "checkpoint_name")},
             "epoch": self.epoch,
             "best_val_acc": self.best_val_acc,
-            "best_params": self.best_params,
+            "best_params": host_tree(self.best_params),
             "loss_history": np.asarray(self.loss_history, np.float64),
             "train_acc_history": np.asarray(self.train_acc_history, np.float64),
             "val_acc_history": np.asarray(self.val_acc_history, np.float64),
@@ -337,7 +437,7 @@ class Solver:
         self.last_checkpoint = path
 
     @classmethod
-    def load_checkpoint(cls, path, data, model=None, **kwargs):
+    def load_checkpoint(cls, path, data, model=None, backend=None, **kwargs):
         """
         A Solver that resumes from a checkpoint written by train().
 
@@ -352,6 +452,8 @@ class Solver:
         - data: The same data dict as before
         - model: Needed only when the checkpoint holds a model of another
           class than fastnn's own; its params are replaced by the checkpoint's
+        - backend: 'cpu' or 'cuda' to resume fastnn's own model there; by
+          default it resumes where it was saved from
         - kwargs: Options to change (num_epochs to train further, verbose,
           ...); update_rule and augment are needed here when they were
           callables of one's own, which a checkpoint cannot hold
@@ -369,7 +471,9 @@ class Solver:
             if "foreign" in saved:
                 raise ValueError(f"model: the checkpoint holds a {saved['foreign']}, which only its own code can "
                                  f"build; pass model= (its params are then restored)")
-            model = from_checkpoint_state(saved)
+            model = from_checkpoint_state(saved, backend)
+        elif backend is not None:
+            raise ValueError("backend: moves fastnn's own model as it is rebuilt; a model passed as model= is used as it is")
         else:
             params = saved["params"] if "foreign" in saved else saved["attributes"]["params"]
             model.params = dict(params)

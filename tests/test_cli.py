@@ -154,6 +154,8 @@ def test_seed_recipe_takes_one_hidden_size():
     (["--iters", "5"], ["--iters applies only to --seed-recipe"]),
     (["--engine", "layers", "--compare"], ["--engine, --compare apply only to --seed-recipe"]),
     (["--seed-recipe", "--backend", "cuda", "--flush-subnormals"], ["--flush-subnormals applies only to the fused CPU engine"]),
+    (["--backend", "cuda", "--model", "cnn"], ["--model cnn runs on the CPU only"]),
+    (["--backend", "cuda", "--augment"], ["--augment runs on the CPU only"]),
 ])
 def test_flags_of_the_other_recipe_are_refused(capsys, argv, words):
     # They were silently ignored: exit 0, nothing written.

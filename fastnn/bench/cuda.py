@@ -4,7 +4,11 @@ Each case is timed in interleaved rounds with the device synchronised
 around every sample; medians are reported.  Device-to-device copy bandwidth
 is measured in the same run, so memory-bound rows show their share of it,
 and GEMM rows their TFLOP/s (TF32 off in PyTorch, so FP32 against FP32).
-The layer rows come from :mod:`fastnn.catalog` (``bench_sizes["cuda"]``).
+The layer rows come from :mod:`fastnn.catalog` (``bench_sizes["cuda"]``),
+and dropout's from :data:`DROPOUT_SIZES` here: its GPU masks are not the
+CPU's, which keeps it off the catalog's GPU backend.  The last rows train: the seed's loop per step, and the default
+recipe per epoch (one member) against its PyTorch twin on the same device
+(:mod:`fastnn.digits.torch_recipe`).
 ``tiny=True`` shrinks every size so the plumbing can run on Numba's CUDA
 simulator in the tests; its timings mean nothing.
 """
@@ -13,6 +17,10 @@ import numpy as np
 
 from fastnn import catalog
 from fastnn.bench.timing import format_columns, time_interleaved
+
+
+#: Dropout's GPU bench rows: the normalisation layers' size.
+DROPOUT_SIZES = catalog.get("batchnorm").bench_sizes["cuda"]
 
 
 def _torch():
@@ -95,11 +103,16 @@ def run(repeats=7, tiny=False, train_steps=200):
     times = _timed(copy, G.synchronize, repeats)
     copy_gbs = 2 * x.nbytes / min(times.values()) / 1e9
     rows = [("device-to-device copy", f"{n:.0e} f32", times, 2 * x.nbytes, "GB/s")]
-    for entry in catalog.on_backend("cuda"):
-        sizes = entry.sizes["cuda"][-1:] if tiny else entry.bench_sizes.get("cuda", ())
+    dropout = catalog.get("dropout")
+    for entry in (*catalog.on_backend("cuda"), dropout):
+        if entry is dropout:
+            sizes = entry.sizes["cpu"][-1:] if tiny else DROPOUT_SIZES
+        else:
+            sizes = entry.sizes["cuda"][-1:] if tiny else entry.bench_sizes.get("cuda", ())
         for size in sizes:
             rows += _layer_rows(G, entry, size, torch, repeats)
     rows.append(_train_row(torch, train_steps if not tiny else 1, tiny))
+    rows.append(_recipe_row(torch, tiny))
     return rows, copy_gbs
 
 
@@ -123,6 +136,31 @@ def _train_row(torch, steps, tiny):
             train_two_layer(steps_fn, split, SeedRecipe(iters=2, hidden=recipe.hidden, batch_size=recipe.batch_size), progress=False)
         times[name] = train_two_layer(steps_fn, split, recipe, progress=False).seconds / recipe.iters
     return ("train loop, per step", f"batch {recipe.batch_size} f32", times, 0, "")
+
+
+def _recipe_row(torch, tiny):
+    """One member of the default recipe on the GPU, seconds per epoch: fastnn's Solver against PyTorch's twin."""
+    from fastnn.digits.data import Split, digits_split
+    from fastnn.digits.recipe import DefaultRecipe, train_recipe
+
+    if tiny:
+        rng = np.random.default_rng(2)
+        split = Split(rng.integers(0, 17, (20, 64)).astype(np.float32), rng.integers(0, 17, (4, 64)).astype(np.float32),
+                      rng.integers(0, 10, 20), rng.integers(0, 10, 4))
+        recipe = DefaultRecipe(hidden=(3,), epochs=1, batch_size=9, ensemble=1, backend="cuda")
+    else:
+        split, recipe = digits_split(seed=0, dtype=np.float32), DefaultRecipe(ensemble=1, epochs=5, backend="cuda")
+    trainers = {"fastnn": train_recipe}
+    if torch is not None:
+        from fastnn.digits.torch_recipe import train_recipe_torch
+
+        trainers["torch"] = lambda r, s, progress: train_recipe_torch(r, s, device="cuda")
+    times = {}
+    for name, trainer in trainers.items():
+        if not tiny:
+            trainer(DefaultRecipe(ensemble=1, epochs=1, backend="cuda"), split, progress=False)  # compile, warm up
+        times[name] = trainer(recipe, split, progress=False).seconds / recipe.epochs
+    return ("default recipe, per epoch", f"batch {recipe.batch_size} f32", times, 0, "")
 
 
 def format_table(rows, copy_gbs):

@@ -1,24 +1,95 @@
-"""What fastnn's own models share: their checkpoint state, as plain data.
+"""What fastnn's own models share: their checkpoint state, as plain data, and the move between CPU and GPU.
 
 Every public model class (``TwoLayerNet``, ``FullyConnectedNet``,
 ``ThreeLayerConvNet``) derives from :class:`Model`, which registers it in
 :data:`MODELS`; a Solver checkpoint rebuilds only these, on fastnn's own
 layer modules, so loading a checkpoint never runs code named by the file.
+
+A model's backend is its layer module: ``fastnn.cuda`` means "cuda", with
+params and batchnorm running averages as device arrays; anything else is
+"cpu".  Checkpoints always hold host arrays, so a GPU run's checkpoint
+resumes on the CPU and the other way round.
 """
 
 import importlib
+import sys
 
 import numpy as np
+
+import fastnn.layers
 
 #: Class name -> class, of the models a checkpoint can rebuild.
 MODELS = {}
 
 #: The layer modules a model may run on.
-LAYER_MODULES = ("fastnn.layers", "fastnn.reference")
+LAYER_MODULES = ("fastnn.layers", "fastnn.reference", "fastnn.cuda")
+
+#: The backends, by the layer module a model on them runs.
+BACKENDS = {"cpu": "fastnn.layers", "cuda": "fastnn.cuda"}
+
+
+def _gpu():
+    """fastnn.cuda if it has been imported (no model can hold device arrays otherwise), else None."""
+    return sys.modules.get("fastnn.cuda")
+
+
+def host_tree(value):
+    """value with every device array in its dicts, lists and tuples copied to a NumPy array."""
+    if isinstance(value, dict):
+        return {k: host_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(host_tree(v) for v in value)
+    gpu = _gpu()
+    return gpu.to_host(value) if gpu is not None and gpu.is_device_array(value) else value
+
+
+def check_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
+    return backend
 
 
 class Model:
     """A model with ``params``, ``layers`` (a layer module) and ``dtype``."""
+
+    #: The backends the model's loss runs on.
+    backends = ("cpu",)
+
+    @property
+    def backend(self):
+        """'cuda' when the model runs on fastnn.cuda (its arrays on the GPU), else 'cpu'."""
+        return "cuda" if self.layers.__name__ == BACKENDS["cuda"] else "cpu"
+
+    def to(self, backend):
+        """
+        Move the model to a backend, 'cpu' (fastnn.layers) or 'cuda'
+        (fastnn.cuda): params and batchnorm running averages are copied to
+        the GPU or back, and the layer module changes.  Returns the model.
+
+        Raises ImportError where fastnn.cuda cannot run, and ValueError for
+        a model whose class has no GPU path or which runs on another layer
+        module (fastnn.reference) that a move would discard.
+        """
+        check_backend(backend)
+        if backend == self.backend:
+            return self
+        if backend not in self.backends:
+            raise ValueError(f"backend: {type(self).__name__} runs on {' and '.join(self.backends)} only, got {backend!r}")
+        if self.layers is not fastnn.layers and backend == "cuda":
+            raise ValueError(f"backend: this model runs on {self.layers.__name__}, which has no GPU twin; "
+                             "only a model on fastnn.layers moves to 'cuda'")
+        if backend == "cuda":
+            import fastnn.cuda as gpu
+
+            move, self.layers = (lambda a: gpu.to_device(a) if type(a) is np.ndarray else a), gpu
+        else:
+            move, self.layers = host_tree, fastnn.layers
+        self.params = {k: move(v) for k, v in self.params.items()}
+        for bn_param in getattr(self, "bn_params", []):
+            for key in ("running_mean", "running_var"):
+                if key in bn_param:
+                    bn_param[key] = move(bn_param[key])
+        return self
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -31,7 +102,7 @@ class Model:
         module, dtype and attributes (params, reg, dropout_param, bn_params
         with the running averages, ...), arrays and JSON values only.
         """
-        attributes = {k: v for k, v in vars(self).items() if k not in ("layers", "dtype")}
+        attributes = host_tree({k: v for k, v in vars(self).items() if k not in ("layers", "dtype")})
         return {"class": type(self).__name__, "layers": self.layers.__name__, "dtype": np.dtype(self.dtype).name,
                 "attributes": attributes}
 
@@ -41,8 +112,12 @@ def is_own_model(model):
     return MODELS.get(type(model).__name__) is type(model)
 
 
-def from_checkpoint_state(state):
-    """The model that checkpoint_state() described; only fastnn's own classes and layer modules."""
+def from_checkpoint_state(state, backend=None):
+    """
+    The model that checkpoint_state() described; only fastnn's own classes
+    and layer modules.  backend ('cpu' or 'cuda') moves it there; by
+    default it goes back to the backend it was saved from.
+    """
     import fastnn.classifiers  # noqa: F401  (registers every model class)
 
     if state.get("class") not in MODELS or state.get("layers") not in LAYER_MODULES:
@@ -52,6 +127,12 @@ def from_checkpoint_state(state):
         )
     model = object.__new__(MODELS[state["class"]])
     vars(model).update(state["attributes"])
-    model.layers = importlib.import_module(state["layers"])
     model.dtype = np.dtype(state["dtype"]).type
-    return model
+    saved_backend = "cuda" if state["layers"] == BACKENDS["cuda"] else "cpu"
+    # The file holds host arrays: a GPU model is rebuilt on the CPU, then moved.
+    model.layers = fastnn.layers if saved_backend == "cuda" else importlib.import_module(state["layers"])
+    target = check_backend(backend) if backend is not None else saved_backend
+    try:
+        return model.to(target)
+    except ImportError as exc:
+        raise ImportError(f"{exc}; this checkpoint was saved from a GPU run, and backend='cpu' resumes it on the CPU") from exc

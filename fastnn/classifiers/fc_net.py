@@ -20,12 +20,20 @@ fastnn's extras, keyword arguments after the course's:
 - init_seed: Seed for init
 - layers: The layer module, fastnn.layers by default (fastnn.reference
   gives the same results in plain NumPy)
+- backend: 'cpu' (the default), or 'cuda': params, batchnorm running
+  averages, X and y are GPU arrays (fastnn.cuda); the weights are drawn on
+  the host as above, then copied, so both backends start from the same
+  numbers.  ``model.to('cpu')`` and ``model.to('cuda')`` move a model.
+  On the GPU, ``loss`` returns device scores and device grads, and the loss
+  as an np.float64; the L2 term is reduced in float64 on the device.
+  Dropout masks on the GPU come from Philox, not NumPy (see
+  fastnn.cuda.dropout_forward), so they differ from the CPU's.
 """
 
 import numpy as np
 
 import fastnn.layers as _fastnn_layers
-from fastnn.classifiers.base import Model
+from fastnn.classifiers.base import Model, check_backend
 from fastnn.init import get_init
 from fastnn.validation import is_integer, is_real
 
@@ -41,8 +49,11 @@ class _AffineReluNet(Model):
     """{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax, shared by both models."""
 
     _casts_input = True
+    backends = ("cpu", "cuda")
 
-    def _build(self, dims, weight_scale, dtype, init, init_seed, layers):
+    def _build(self, dims, weight_scale, dtype, init, init_seed, layers, backend):
+        if check_backend(backend) == "cuda" and layers is not _fastnn_layers:
+            raise ValueError(f"layers: backend='cuda' runs fastnn.cuda, so layers must be left at fastnn.layers, got {layers.__name__}")
         self.layers = layers
         self.dtype = dtype
         self.num_layers = len(dims) - 1
@@ -60,6 +71,7 @@ class _AffineReluNet(Model):
                 self.params[f"beta{i + 1}"] = np.zeros(dims[i + 1])
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
+        self.to(backend)
 
     def loss(self, X, y=None):
         """
@@ -75,7 +87,11 @@ class _AffineReluNet(Model):
           keys of params
         """
         L = self.layers
-        if self._casts_input:
+        on_gpu = self.backend == "cuda"
+        if on_gpu:
+            if self._casts_input:
+                X = L.astype(X, self.dtype)
+        elif self._casts_input:
             # fastnn's own layers never write into their inputs, so an X that already
             # has the model's dtype needs no copy (a 1.2 MB copy per cs231n-sized batch);
             # other layer modules get the course's copy.
@@ -120,8 +136,12 @@ class _AffineReluNet(Model):
             # of a zero gradient (or turn an infinite weight's into NaN).
             for i in range(1, n + 1):
                 W = self.params[f"W{i}"]
-                loss += 0.5 * self.reg * np.sum(W * W)
-                grads[f"W{i}"] += self.reg * W
+                if on_gpu:
+                    loss += 0.5 * self.reg * L.sum_of_squares(W)
+                    L.add_scaled(grads[f"W{i}"], W, self.reg)
+                else:
+                    loss += 0.5 * self.reg * np.sum(W * W)
+                    grads[f"W{i}"] += self.reg * W
         return loss, grads
 
 
@@ -141,7 +161,7 @@ class FullyConnectedNet(_AffineReluNet):
     - seed: Makes dropout deterministic, as in the course: dropout_param
       gets this seed, so every forward pass uses the same masks (and
       reseeds NumPy's global generator); it does not seed the weights
-    - init, init_seed, layers: fastnn's extras (see the module docstring)
+    - init, init_seed, layers, backend: fastnn's extras (see the module docstring)
     """
 
     def __init__(
@@ -159,6 +179,7 @@ class FullyConnectedNet(_AffineReluNet):
         init=None,
         init_seed=None,
         layers=_fastnn_layers,
+        backend="cpu",
     ):
         if normalization not in (None, "batchnorm", "layernorm"):
             raise ValueError(f"normalization: expected None, 'batchnorm' or 'layernorm', got {normalization!r}")
@@ -170,7 +191,7 @@ class FullyConnectedNet(_AffineReluNet):
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
-        self._build([input_dim, *hidden_dims, num_classes], weight_scale, dtype, init, init_seed, layers)
+        self._build([input_dim, *hidden_dims, num_classes], weight_scale, dtype, init, init_seed, layers, backend)
         self.dropout_param = {}
         if self.use_dropout:
             self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
@@ -197,7 +218,7 @@ class TwoLayerNet(_AffineReluNet):
     - weight_scale: Standard deviation of the weights
     - reg: L2 regularisation strength
     - dtype: fastnn's extra: the parameters' dtype (float64, the course's, by default)
-    - init, init_seed, layers: fastnn's extras (see the module docstring)
+    - init, init_seed, layers, backend: fastnn's extras (see the module docstring)
     """
 
     _casts_input = False
@@ -216,7 +237,8 @@ class TwoLayerNet(_AffineReluNet):
         init=None,
         init_seed=None,
         layers=_fastnn_layers,
+        backend="cpu",
     ):
         _check_dims("input_dim, hidden_dim and num_classes", [input_dim, hidden_dim, num_classes])
         self.reg = reg
-        self._build([input_dim, hidden_dim, num_classes], weight_scale, dtype, init, init_seed, layers)
+        self._build([input_dim, hidden_dim, num_classes], weight_scale, dtype, init, init_seed, layers, backend)

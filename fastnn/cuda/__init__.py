@@ -6,11 +6,22 @@ GPU arrays: Numba device arrays or anything with ``__cuda_array_interface__``
 caches stay on the device; losses come back as np.float64 scalars.  Host NumPy
 arrays are refused with a TypeError: move them with :func:`to_device`.
 
+Every function also takes a keyword-only ``stream=``: a Numba stream, a
+PyTorch ``torch.cuda.Stream``, a CuPy stream, or anything with
+``__cuda_stream__``.  Its kernels then launch on that stream, and the copies
+that bring a result to the host (a loss, a label check) wait for that stream
+alone, so a PyTorch or CuPy program can interleave fastnn's kernels with its
+own.  Without it, kernels go to the default stream.  Results are Numba
+device arrays; ``cupy.asarray(out)`` and ``torch.as_tensor(out,
+device="cuda")`` take them without a copy.
+
 Importing this module raises ImportError, saying what is missing, on a
 machine without numba-cuda or without a GPU (set NUMBA_ENABLE_CUDASIM=1
 before numba is imported to run on Numba's simulator instead).
 """
 
+import functools
+import inspect
 import sys
 
 import numpy as np
@@ -43,9 +54,16 @@ from fastnn.validation import (
 __all__ = [
     "to_device",
     "to_host",
+    "is_device_array",
+    "as_stream",
     "empty_like",
+    "copy",
+    "astype",
     "take_rows",
     "sgd_update",
+    "add_scaled",
+    "sum_of_squares",
+    "count_correct",
     "synchronize",
     "device_name",
     "dropout_forward",
@@ -56,12 +74,17 @@ __all__ = [
 def to_device(a):
     """Copy a host array (or anything NumPy accepts) to the GPU."""
     # np.asarray rather than np.ascontiguousarray, which turns 0-d into 1-d.
-    return launch.cuda.to_device(np.asarray(a, order="C"))
+    return launch.cuda.to_device(np.asarray(a, order="C"), stream=launch.stream())
 
 
 def to_host(a):
-    """Copy a device array back to a NumPy array."""
-    return a.copy_to_host()
+    """Copy a device array back to a NumPy array (after the work queued before it)."""
+    return launch.to_host(_as_device("a", a))
+
+
+def is_device_array(a):
+    """True for a GPU array fastnn.cuda takes (a Numba device array, or anything with ``__cuda_array_interface__``)."""
+    return launch.as_device_array(a) is not None
 
 
 def empty_like(a):
@@ -69,27 +92,56 @@ def empty_like(a):
     return launch.cuda.device_array_like(_as_device("a", a))
 
 
+def copy(a):
+    """A C-contiguous copy of the device array a, on the device."""
+    a = _as_device("a", a)
+    if not a.is_c_contiguous():
+        return _contiguous("a", a)
+    out = launch.cuda.device_array(a.shape, a.dtype, stream=launch.stream())
+    if a.size:
+        out.copy_to_device(a, stream=launch.stream())
+    return out
+
+
+def astype(a, dtype):
+    """
+    The device array a in dtype (float32, float64 or int64): a itself when
+    it already has that dtype and is C-contiguous, otherwise a new array,
+    rounded as NumPy's ``astype`` rounds.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64, np.int64):
+        raise TypeError(f"dtype: expected float32, float64 or int64, got {dtype}")
+    a = _as_device("a", a)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"a: expected a numeric device array, got dtype {a.dtype}")
+    return DEVICE.convert("a", a, dtype)
+
+
 def take_rows(a, rows):
     """
     ``a[rows]`` on the device.
 
     Inputs:
-    - a: Device array of shape (N, D)
+    - a: Device array of shape (N,) or (N, D)
     - rows: Device array of integer row indices in [0, N), of shape (B,)
 
     Returns:
-    - Device array of shape (B, D)
+    - Device array of shape (B,) or (B, D)
     """
     a, rows = _as_device("a", a), _contiguous("rows", _as_device("rows", rows))
-    if len(a.shape) != 2:
-        raise ValueError(f"a: expected a 2-D array of shape (N, D), got shape {a.shape}")
+    if len(a.shape) not in (1, 2):
+        raise ValueError(f"a: expected a 1-D or 2-D array of shape (N,) or (N, D), got shape {a.shape}")
     if rows.dtype != np.int64 or len(rows.shape) != 1:
         raise TypeError(f"rows: expected a 1-D int64 index array, got dtype {rows.dtype} of shape {rows.shape}")
     if rows.size:
         low, high = launch.label_range(rows)
         if low < 0 or high >= a.shape[0]:
             raise ValueError(f"rows: expected indices in [0, {a.shape[0]}), got values from {low} to {high}")
-    return launch.gather_rows(_contiguous("a", a), rows)
+    a = _contiguous("a", a)
+    if a.ndim == 1:
+        return launch.gather_rows(a.reshape(a.shape[0], 1), rows).reshape(rows.size)
+    return launch.gather_rows(a, rows)
 
 
 def sgd_update(w, dw, lr):
@@ -101,15 +153,82 @@ def sgd_update(w, dw, lr):
     - dw: Device array of w's shape and dtype
     - lr: Learning rate, a finite number
     """
-    w, dw = _as_device("w", w), _as_device("dw", dw)
-    if w.dtype not in (np.float32, np.float64) or dw.dtype != w.dtype:
-        raise TypeError(f"w, dw: expected float32 or float64 arrays of one dtype, got {w.dtype} and {dw.dtype}")
-    check_shape("dw", dw, w.shape, "the shape of w")
-    if not w.is_c_contiguous():
-        raise ValueError("w: expected a C-contiguous array (it is updated in place)")
-    if not is_real(lr) or not np.isfinite(lr):
-        raise ValueError(f"lr: expected a finite number, got {lr!r}")
-    elementwise.sgd_update(w, _contiguous("dw", dw), lr)
+    w, dw = _update_operands(("w", "dw", "lr"), w, dw, lr)
+    elementwise.sgd_update(w, dw, lr)
+
+
+def _update_operands(names, target, source, scalar):
+    """An in-place update's target and source as device arrays (the source contiguous), checked; names: theirs and the scalar's."""
+    t, s, k = names
+    target, source = _as_device(t, target), _as_device(s, source)
+    if target.dtype not in (np.float32, np.float64) or source.dtype != target.dtype:
+        raise TypeError(f"{t}, {s}: expected float32 or float64 arrays of one dtype, got {target.dtype} and {source.dtype}")
+    check_shape(s, source, target.shape, f"the shape of {t}")
+    if not target.is_c_contiguous():
+        raise ValueError(f"{t}: expected a C-contiguous array (it is updated in place)")
+    if not is_real(scalar) or not np.isfinite(scalar):
+        raise ValueError(f"{k}: expected a finite number, got {scalar!r}")
+    return target, _contiguous(s, source)
+
+
+def add_scaled(y, x, alpha):
+    """
+    ``y += alpha * x`` in place on the device (an L2 penalty's gradient):
+    the product in y's dtype, then the sum, as NumPy rounds them, except
+    that a GPU may fuse the two into one FMA, which rounds once.
+
+    Inputs:
+    - y: C-contiguous float32 or float64 device array, updated in place
+    - x: Device array of y's shape and dtype
+    - alpha: A finite number
+    """
+    y, x = _update_operands(("y", "x", "alpha"), y, x, alpha)
+    if y.size:
+        elementwise.add_scaled(y.reshape(y.size), x.reshape(y.size), alpha)
+
+
+def sum_of_squares(a):
+    """
+    ``np.sum(a * a)`` of a float device array, reduced on the device in
+    float64 (so float32 arrays give a more exact sum than NumPy's float32 one).
+
+    Returns:
+    - np.float64
+    """
+    (a,) = as_float_arrays(("a",), a, arrays=DEVICE)
+    if not a.size:
+        return np.float64(0.0)
+    return np.float64(reductions.sum_of_squares(a.reshape(a.size)))
+
+
+def count_correct(scores, y, into=None):
+    """
+    How many rows of scores have their largest score at the label y, the
+    first largest counting as np.argmax does (a NaN is the largest).  The
+    count stays on the device, so a whole pass of batches is read back once.
+
+    Inputs:
+    - scores: Device array of shape (N, C)
+    - y: Device array of integer labels, of shape (N,), in [0, C)
+    - into: An int64 device array of shape (1,) to add the count to, or None
+
+    Returns:
+    - into (or a new such array) holding the count
+    """
+    (scores,) = as_float_arrays(("scores",), scores, arrays=DEVICE)
+    check_ndim("scores", scores, 2, "(N, C)")
+    if scores.shape[1] == 0:
+        raise ValueError(f"scores: expected at least one class, got shape {scores.shape}")
+    y = as_labels(y, *scores.shape, arrays=DEVICE)
+    if into is None:
+        into = launch.zeros(1, np.int64)
+    else:
+        into = _as_device("into", into)
+        if into.dtype != np.int64 or into.shape != (1,) or not into.is_c_contiguous():
+            raise TypeError(f"into: expected a contiguous int64 device array of shape (1,), got dtype {into.dtype} of shape {into.shape}")
+    if scores.shape[0]:
+        losses.count_correct(scores, y, into)
+    return into
 
 
 def synchronize():
@@ -161,9 +280,7 @@ class _DeviceArrays:
 
     value_range = staticmethod(launch.label_range)
 
-    @staticmethod
-    def to_host(a):
-        return a.copy_to_host()
+    to_host = staticmethod(launch.to_host)
 
 
 DEVICE = _DeviceArrays()
@@ -209,41 +326,86 @@ def affine_backward(dout, cache):
     return dx.reshape(x.shape), dw, reductions.column_sums(dout)
 
 
-def relu_forward(x):
+def _check_out(out, like):
+    """out as a device array to write a result of like's shape and dtype into (as fastnn.validation.check_out)."""
+    device = launch.as_device_array(out)
+    if device is None:
+        raise TypeError(f"out: expected a GPU array, got {type(out).__module__}.{type(out).__name__}")
+    if device.dtype != like.dtype:
+        raise TypeError(f"out: expected dtype {like.dtype}, got dtype {device.dtype}")
+    check_shape("out", device, like.shape, "the shape of the result")
+    if not device.is_c_contiguous():
+        raise ValueError("out: expected a C-contiguous array, got one that is not")
+    return device
+
+
+def _elementwise_into(out, kernel, *inputs):
+    """
+    Run kernel(*flat inputs, flat out) into out: directly when out is one of
+    the inputs or shares no memory with them (a thread reads its element
+    before writing it), through a temporary when out partly overlaps one.
+    """
+    flat = [a.reshape(a.size) for a in inputs]
+    if any(a is not out and launch.overlaps(a, out) and not launch.same_memory(a, out) for a in inputs):
+        result = launch.cuda.device_array(out.size, out.dtype, stream=launch.stream())
+        kernel(*flat, result)
+        out.reshape(out.size).copy_to_device(result, stream=launch.stream())
+    else:
+        kernel(*flat, out.reshape(out.size))
+    return out
+
+
+def relu_forward(x, out=None):
     """
     Computes the forward pass for a layer of ReLUs on the GPU.
 
     Inputs:
     - x: Device array of any shape
+    - out: Optional C-contiguous device array of x's shape and dtype to
+      write the result into.  It may be x itself or overlap it; the cache
+      then holds a copy of x, which the backward pass needs.
 
     Returns a tuple of:
     - out: Device array max(x, 0), of x's shape
     - cache: x
     """
     (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
-    out = launch.cuda.device_array(x.shape, x.dtype)
+    if out is None:
+        out = launch.cuda.device_array(x.shape, x.dtype)
+        if x.size:
+            elementwise.relu_forward(x.reshape(x.size), out.reshape(x.size))
+        return out, x
+    out = _check_out(out, x)
+    cache = copy(x) if x.size and launch.overlaps(x, out) else x  # before out overwrites it
     if x.size:
-        elementwise.relu_forward(x.reshape(x.size), out.reshape(x.size))
-    return out, x
+        _elementwise_into(out, elementwise.relu_forward, x)
+    return out, cache
 
 
-def relu_backward(dout, cache):
+def relu_backward(dout, cache, out=None):
     """
     Computes the backward pass for a layer of ReLUs on the GPU (gradient passes where x >= 0).
 
     Inputs:
     - dout: Device array of upstream derivatives
     - cache: Device array x, of dout's shape
+    - out: Optional C-contiguous device array of dout's shape and dtype to
+      write the gradient into (it may be dout itself, or overlap dout or x)
 
     Returns:
     - dx: Device array of dout's shape
     """
     dout, x = as_float_arrays(("dout", "cache"), dout, cache, arrays=DEVICE)
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
-    dx = launch.cuda.device_array(x.shape, x.dtype)
+    if out is None:
+        out = launch.cuda.device_array(x.shape, x.dtype)
+        if x.size:
+            elementwise.relu_backward(dout.reshape(x.size), x.reshape(x.size), out.reshape(x.size))
+        return out
+    out = _check_out(out, dout)
     if x.size:
-        elementwise.relu_backward(dout.reshape(x.size), x.reshape(x.size), dx.reshape(x.size))
-    return dx
+        _elementwise_into(out, elementwise.relu_backward, dout, x)
+    return out
 
 
 def affine_relu_forward(x, w, b):
@@ -722,3 +884,54 @@ def conv_bn_relu_backward(dout, cache):
     dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
     dx, dw, db = conv_backward_naive(dan, conv_cache)
     return dx, dw, db, dgamma, dbeta
+
+
+# ------------------------------------------------ streams
+
+
+def as_stream(stream):
+    """
+    The Numba stream for a caller's stream: a Numba stream as it is; a
+    PyTorch ``torch.cuda.Stream`` (``cuda_stream``), a CuPy stream
+    (``ptr``) or anything with ``__cuda_stream__`` through
+    ``numba.cuda.external_stream``, without taking ownership.
+    """
+    if type(stream) is launch.STREAM:
+        return stream
+    handle = None
+    if hasattr(stream, "__cuda_stream__"):
+        handle = stream.__cuda_stream__()[1]
+    elif type(getattr(stream, "cuda_stream", None)) is int:
+        handle = stream.cuda_stream
+    elif type(getattr(stream, "ptr", None)) is int:
+        handle = stream.ptr
+    if handle is None:
+        raise TypeError(
+            f"stream: expected a Numba stream, a torch.cuda.Stream, a CuPy stream or an object with __cuda_stream__, "
+            f"got {type(stream).__module__}.{type(stream).__name__}"
+        )
+    if SIMULATOR:
+        raise TypeError("stream: the CUDA simulator runs on Numba streams only, not on another library's stream handle")
+    return launch.cuda.external_stream(handle)
+
+
+def _streamed(function):
+    """function with a keyword-only stream=: its kernels and result copies then go on that stream."""
+
+    @functools.wraps(function)
+    def on_stream(*args, stream=None, **kwargs):
+        if stream is None:
+            return function(*args, **kwargs)
+        with launch.on_stream(as_stream(stream)):
+            return function(*args, **kwargs)
+
+    signature = inspect.signature(function)
+    keyword = inspect.Parameter("stream", inspect.Parameter.KEYWORD_ONLY, default=None)
+    on_stream.__signature__ = signature.replace(parameters=[*signature.parameters.values(), keyword])
+    return on_stream
+
+
+for _name in __all__:
+    if _name not in ("is_device_array", "as_stream", "synchronize", "device_name"):
+        globals()[_name] = _streamed(globals()[_name])
+del _name

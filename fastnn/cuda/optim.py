@@ -10,14 +10,14 @@ As on the CPU, the caller's arrays are not written: next_w and the new
 state are new device arrays.  With ``config["in_place"] = True`` the update
 is written into w (C-contiguous) and the state arrays, and w is returned;
 the GPU Solver path works this way.  A config belongs to one parameter, as
-fastnn.optim checks.
+fastnn.optim checks.  Each rule takes ``stream=`` as fastnn.cuda's functions do.
 """
 
 import weakref
 
 import numpy as np
 
-from fastnn.cuda import DEVICE, _as_device, _contiguous, launch, to_device
+from fastnn.cuda import DEVICE, _as_device, _contiguous, _streamed, launch, to_device
 from fastnn.kernels.cuda import optim as kernels
 from fastnn.optim import _check_hyper_parameters, _check_owner
 from fastnn.validation import check_shape
@@ -103,6 +103,8 @@ def adam(w, dw, config=None):
 
     return _update("adam", w, dw, config, scalars)
 
+
+sgd, sgd_momentum, rmsprop, adam = (_streamed(rule) for rule in (sgd, sgd_momentum, rmsprop, adam))
 
 #: The rules, by name, as fastnn.optim.RULES.
 RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}

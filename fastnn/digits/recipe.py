@@ -47,6 +47,7 @@ class DefaultRecipe:
     reg: float = 0.0
     seed: int = 0
     val_fraction: float = 0.1
+    backend: str = "cpu"
 
 
 #: ``fastnn train --model cnn``: one ThreeLayerConvNet on the digits as 1x8x8
@@ -81,8 +82,11 @@ def _model(recipe, dtype, seed):
     if recipe.model == "two-layer":
         if len(recipe.hidden) != 1:
             raise ValueError(f"hidden: the two-layer model takes one hidden size, got {recipe.hidden}")
-        return TwoLayerNet(64, recipe.hidden[0], 10, weight_scale=1e-2, reg=recipe.reg, dtype=dtype, init=recipe.init, init_seed=seed)
+        return TwoLayerNet(64, recipe.hidden[0], 10, weight_scale=1e-2, reg=recipe.reg, dtype=dtype, init=recipe.init, init_seed=seed,
+                           backend=recipe.backend)
     if recipe.model == "cnn":
+        if recipe.backend != "cpu":
+            raise ValueError(f"backend: the ConvNet trains on the CPU only, got {recipe.backend!r}")
         if len(recipe.hidden) != 1:
             raise ValueError(f"hidden: the ConvNet takes one hidden size, got {recipe.hidden}")
         return ThreeLayerConvNet((1, 8, 8), recipe.filters, recipe.filter_size, recipe.hidden[0], 10, weight_scale=1e-2,
@@ -91,8 +95,16 @@ def _model(recipe, dtype, seed):
         raise ValueError(f"model: expected 'two-layer', 'fc' or 'cnn', got {recipe.model!r}")
     return FullyConnectedNet(
         list(recipe.hidden), 64, 10, dropout_keep_ratio=recipe.dropout, normalization=recipe.norm,
-        reg=recipe.reg, weight_scale=1e-2, dtype=dtype, init=recipe.init, init_seed=seed,
+        reg=recipe.reg, weight_scale=1e-2, dtype=dtype, init=recipe.init, init_seed=seed, backend=recipe.backend,
     )
+
+
+def _test_scores(model, X_test):
+    if model.backend == "cpu":
+        return model.loss(X_test)
+    import fastnn.cuda as G
+
+    return G.to_host(model.loss(G.to_device(X_test)))
 
 
 def train_recipe(recipe, split, progress=True):
@@ -103,7 +115,7 @@ def train_recipe(recipe, split, progress=True):
     NumPy's global generator, which dropout draws from (as in cs231n).
 
     Inputs:
-    - recipe: DefaultRecipe
+    - recipe: DefaultRecipe (backend 'cuda' trains the fully connected models on the GPU)
     - split: fastnn.digits.data.Split (its dtype is the training dtype)
     - progress: Show each member's progress bar
 
@@ -135,7 +147,7 @@ def train_recipe(recipe, split, progress=True):
             seed=seed, num_train_samples=None, augment=Augment(seed=seed) if recipe.augment else None,
         )
         solver.train()
-        member_probs = _softmax(model.loss(X_test).astype(np.float64))
+        member_probs = _softmax(_test_scores(model, X_test).astype(np.float64))
         result.member_accuracies.append(float(np.mean(member_probs.argmax(axis=1) == split.y_test)))
         result.solvers.append(solver)
         probabilities = probabilities + member_probs

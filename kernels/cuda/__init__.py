@@ -6,14 +6,14 @@ not installed or when there is neither a GPU nor the simulator
 
 | file | what |
 |---|---|
-| ``launch.py`` | launch shapes, per-dtype kernel factories, device memory: zeros, casts, copies, row gathers |
+| ``launch.py`` | launch shapes, the stream kernels launch on, per-dtype kernel factories, device memory: zeros, casts, copies, row gathers |
 | ``gemm.py`` | the tiled GEMM with its bias and ReLU epilogue |
 | ``conv.py`` | convolution as an implicit GEMM, max pooling, spatial batchnorm |
-| ``reductions.py`` | block reductions in shared memory; column sums (``db``) |
+| ``reductions.py`` | block reductions in shared memory: sums, sums of squares, column sums (``db``) |
 | ``elementwise.py`` | ReLU, layernorm's per-feature scale and shift, the SGD update, grid-stride |
 | ``dropout.py`` | dropout masks from Philox4x32-10, a counter-based generator |
 | ``optim.py`` | the update rules of ``fastnn.cuda.optim``, grid-stride |
-| ``losses.py`` | softmax and hinge losses, a row per warp or block |
+| ``losses.py`` | softmax and hinge losses, a row per warp or block; the count of correct predictions |
 
 Conventions
 -----------
@@ -24,6 +24,10 @@ Conventions
 * Reductions go through shared memory with ``syncthreads``: the simulator
   that CI runs has neither warp shuffles nor ``syncwarp``, and one code path
   for both keeps CI honest about what runs on the GPU.
+* Every launch goes to ``launch.stream()`` (the caller's stream inside
+  ``launch.on_stream``, else the default stream), and every copy of a
+  result to the host goes through ``launch.to_host``, which waits for that
+  stream; a test records every launch of the public API to hold this.
 * Launch configuration comes from :mod:`fastnn.config` (smaller shapes on
   the simulator, so tiny test inputs still cross tiles).
 """

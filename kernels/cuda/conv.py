@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, cast, per_dtype, zeros
+from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, cast, per_dtype, stream, to_host, zeros
 from fastnn.kernels.cuda.reductions import segment_reduce
 
 
@@ -133,7 +133,7 @@ def conv_forward(x, w, b, stride, pad, ho, wo, relu):
         return a, out
     w2 = w.reshape(f, c_in * hh * ww)
     grid = (-(-(num * ho * wo) // BN), -(-f // BM))
-    _forward_kernel(x.dtype)[grid, GEMM_THREADS](x, w2, b, a, out, hh, ww, stride, pad, ho, wo, relu)
+    _forward_kernel(x.dtype)[grid, GEMM_THREADS, stream()](x, w2, b, a, out, hh, ww, stride, pad, ho, wo, relu)
     return a, out
 
 
@@ -257,10 +257,10 @@ def conv_backward(dout, x, w, stride, pad, a=None):
     db = cuda.device_array(f, x.dtype)
     if dw2.size:
         grid = (-(-dw2.shape[1] // BN), -(-f // BM))
-        _weight_grad_kernel(x.dtype)[grid, GEMM_THREADS](dout, a, relu, x, dw2, hh, ww, stride, pad)
+        _weight_grad_kernel(x.dtype)[grid, GEMM_THREADS, stream()](dout, a, relu, x, dw2, hh, ww, stride, pad)
     if dx.size:
-        _input_grad_kernel(x.dtype)[blocks(dx.size), BLOCK](dout, a, relu, w, dx, stride, pad)
-    _bias_grad_kernel(x.dtype)[f, BLOCK](dout, a, relu, db)
+        _input_grad_kernel(x.dtype)[blocks(dx.size), BLOCK, stream()](dout, a, relu, w, dx, stride, pad)
+    _bias_grad_kernel(x.dtype)[f, BLOCK, stream()](dout, a, relu, db)
     return dx, dw2.reshape(w.shape), db
 
 
@@ -299,7 +299,7 @@ def max_pool_forward(x, ph, pw, stride, ho, wo, arg_dtype):
     out = cuda.device_array((x.shape[0], x.shape[1], ho, wo), x.dtype)
     arg = cuda.device_array(out.shape, arg_dtype)
     if out.size:
-        _pool_forward_kernel(x.dtype)[blocks(out.size), BLOCK](x, ph, pw, stride, out, arg)
+        _pool_forward_kernel(x.dtype)[blocks(out.size), BLOCK, stream()](x, ph, pw, stride, out, arg)
     return out, arg
 
 
@@ -339,10 +339,10 @@ def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
     dx = cuda.device_array(x_shape, dout.dtype)
     count = zeros(1, np.int64)
     if arg.size:
-        _count_outside[blocks(arg.size), BLOCK](arg.reshape(arg.size), ph * pw, count)
+        _count_outside[blocks(arg.size), BLOCK, stream()](arg.reshape(arg.size), ph * pw, count)
     if dx.size:
-        _pool_backward_kernel(dout.dtype)[blocks(dx.size), BLOCK](dout, arg, ph, pw, stride, dx)
-    return dx, int(count.copy_to_host()[0])
+        _pool_backward_kernel(dout.dtype)[blocks(dx.size), BLOCK, stream()](dout, arg, ph, pw, stride, dx)
+    return dx, int(to_host(count)[0])
 
 
 # ------------------------------------------------ spatial batch normalisation
@@ -419,10 +419,10 @@ def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running
     """
     c = x3.shape[1]
     mean, inv_std = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
-    _channel_stats_kernel(x3.dtype)[c, BLOCK](x3, eps, train, momentum, running_mean, running_var, mean, inv_std)
+    _channel_stats_kernel(x3.dtype)[c, BLOCK, stream()](x3, eps, train, momentum, running_mean, running_var, mean, inv_std)
     xhat, out = cuda.device_array_like(x3), cuda.device_array_like(x3)
     if x3.size:
-        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK](x3, mean, inv_std, gamma, beta, xhat, out, True)
+        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK, stream()](x3, mean, inv_std, gamma, beta, xhat, out, True)
     return out, xhat, inv_std
 
 
@@ -435,10 +435,10 @@ def rows_normalised(x3, eps):
     mean, inv_std = cuda.device_array(r, np.float64), cuda.device_array(r, np.float64)
     # Batch statistics; the running averages the kernel then updates are scratch.
     scratch = zeros(2 * r, x3.dtype)
-    _channel_stats_kernel(x3.dtype)[r, BLOCK](x3, eps, True, 0.0, scratch[:r], scratch[r:], mean, inv_std)
+    _channel_stats_kernel(x3.dtype)[r, BLOCK, stream()](x3, eps, True, 0.0, scratch[:r], scratch[r:], mean, inv_std)
     xhat = cuda.device_array_like(x3)
     if x3.size:
-        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK](x3, mean, inv_std, mean, mean, xhat, xhat, False)
+        _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK, stream()](x3, mean, inv_std, mean, mean, xhat, xhat, False)
     return xhat, inv_std
 
 
@@ -499,7 +499,7 @@ def channel_grad_sums(dout3, xhat3):
     """sum(dout3 * xhat3) and sum(dout3) per channel of (N, C, P) arrays (dgamma, dbeta), in their dtype."""
     c = dout3.shape[1]
     sum_g, sum_gh = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
-    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK](dout3, xhat3, sum_g, sum_gh)
+    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh)
     return cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)
 
 
@@ -507,8 +507,8 @@ def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
     """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation, on the GPU."""
     c = dout3.shape[1]
     sum_g, sum_gh = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
-    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK](dout3, xhat3, sum_g, sum_gh)
+    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh)
     dx = cuda.device_array_like(dout3)
     if dout3.size:
-        _spatial_dx_kernel(dout3.dtype)[blocks(dout3.size), BLOCK](dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
+        _spatial_dx_kernel(dout3.dtype)[blocks(dout3.size), BLOCK, stream()](dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
     return dx, cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)

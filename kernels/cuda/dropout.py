@@ -18,7 +18,7 @@ same mask gives the same bits.
 import numpy as np
 from numba import cuda, float64, uint64
 
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype
+from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream
 from fastnn.rng import PHILOX_MULTIPLIERS, PHILOX_KEY_STEPS, WORD_MASK
 
 _M0, _M1 = np.uint64(PHILOX_MULTIPLIERS[0]), np.uint64(PHILOX_MULTIPLIERS[1])
@@ -76,7 +76,7 @@ def dropout_forward(x, p, key):
     if x.size:
         flat = (x.reshape(x.size), out.reshape(x.size), mask.reshape(x.size))
         launch = blocks(-(-x.size // 4))
-        _kernels(x.dtype)[0][launch, BLOCK](*flat, p, 1.0 / p, np.uint64(key[0]), np.uint64(key[1]))
+        _kernels(x.dtype)[0][launch, BLOCK, stream()](*flat, p, 1.0 / p, np.uint64(key[0]), np.uint64(key[1]))
     return out, mask
 
 
@@ -84,5 +84,5 @@ def dropout_backward(dout, mask, p):
     """``dout * mask / p`` in float64, rounded to dout's dtype: a new device array."""
     dx = cuda.device_array_like(dout)
     if dout.size:
-        _kernels(dout.dtype)[1][blocks(dout.size), BLOCK](dout.reshape(dout.size), mask.reshape(mask.size), 1.0 / p, dx.reshape(dx.size))
+        _kernels(dout.dtype)[1][blocks(dout.size), BLOCK, stream()](dout.reshape(dout.size), mask.reshape(mask.size), 1.0 / p, dx.reshape(dx.size))
     return dx

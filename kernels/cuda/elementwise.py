@@ -1,8 +1,8 @@
-"""Elementwise kernels, grid-stride over flat arrays: ReLU, per-channel scales and shifts (layer and group normalisation), the SGD update."""
+"""Elementwise kernels, grid-stride over flat arrays: ReLU, per-channel scales and shifts (layer and group normalisation), the SGD update, y += alpha * x."""
 
 from numba import cuda
 
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype
+from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream
 
 @per_dtype
 def _relu_kernels(nb):
@@ -24,12 +24,12 @@ def _relu_kernels(nb):
 
 def relu_forward(x, out):
     """``out = max(x, 0)`` elementwise; x and out flat, same size."""
-    _relu_kernels(x.dtype)[0][blocks(x.size), BLOCK](x, out)
+    _relu_kernels(x.dtype)[0][blocks(x.size), BLOCK, stream()](x, out)
 
 
 def relu_backward(dout, x, dx):
     """``dx = dout * (x >= 0)`` elementwise; all flat, same size."""
-    _relu_kernels(x.dtype)[1][blocks(x.size), BLOCK](dout, x, dx)
+    _relu_kernels(x.dtype)[1][blocks(x.size), BLOCK, stream()](dout, x, dx)
 
 
 @per_dtype
@@ -60,7 +60,7 @@ def _channel_kernels(nb):
 def _launch(kernel, first, *args):
     if first.size:
         flat = [a.reshape(a.size) if hasattr(a, "reshape") and a.ndim > 1 else a for a in args]
-        kernel[blocks(first.size), BLOCK](*flat)
+        kernel[blocks(first.size), BLOCK, stream()](*flat)
 
 
 def scale_shift_channels(a, gamma, beta, channels, plane):
@@ -96,4 +96,19 @@ def _sgd_kernel(nb):
 
 def sgd_update(w, dw, lr):
     """``w -= lr * dw`` in place, for device arrays of one shape."""
-    _sgd_kernel(w.dtype)[blocks(w.size), BLOCK](w.reshape(w.size), dw.reshape(dw.size), w.dtype.type(lr))
+    _sgd_kernel(w.dtype)[blocks(w.size), BLOCK, stream()](w.reshape(w.size), dw.reshape(dw.size), w.dtype.type(lr))
+
+
+@per_dtype
+def _add_scaled_kernel(nb):
+    @cuda.jit
+    def add_scaled(y, x, alpha):
+        for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+            y[i] += alpha * x[i]
+
+    return add_scaled
+
+
+def add_scaled(y, x, alpha):
+    """``y += alpha * x`` in place, for flat device arrays of one size and dtype."""
+    _add_scaled_kernel(y.dtype)[blocks(y.size), BLOCK, stream()](y, x, y.dtype.type(alpha))

@@ -8,7 +8,7 @@ coalesce either way.
 
 from numba import cuda
 
-from fastnn.kernels.cuda.launch import BK, BM, BN, GEMM_THREADS, TM, TN, per_dtype
+from fastnn.kernels.cuda.launch import BK, BM, BN, GEMM_THREADS, TM, TN, per_dtype, stream
 
 @per_dtype
 def _gemm_kernel(nb):
@@ -110,7 +110,7 @@ def gemm(a, b, trans_a=False, trans_b=False, bias=None, relu=False):
     c = cuda.device_array((m, n), a.dtype)
     post = cuda.device_array((m, n), a.dtype) if relu else c
     grid = (-(-n // BN) or 1, -(-m // BM) or 1)
-    _gemm_kernel(a.dtype)[grid, GEMM_THREADS](
+    _gemm_kernel(a.dtype)[grid, GEMM_THREADS, stream()](
         a, b, c, bias if bias is not None else c, post, m, n, k, trans_a, trans_b, bias is not None, relu
     )
     return (c, post) if relu else c

@@ -1,4 +1,7 @@
-"""Launch shapes, per-dtype kernel factories and device memory helpers."""
+"""Launch shapes, the stream kernels launch on, per-dtype kernel factories and device memory helpers."""
+
+import contextlib
+import threading
 
 import numpy as np
 from numba import cuda, float32, float64, int64
@@ -10,6 +13,11 @@ from fastnn.kernels.cuda import SIMULATOR
 _NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64}
 
 _DEVICE_ARRAY = cuda.devicearray.FakeCUDAArray if SIMULATOR else cuda.devicearray.DeviceNDArray
+
+if SIMULATOR:
+    from numba.cuda.simulator.api import stream as STREAM
+else:
+    from numba.cuda.cudadrv.driver import Stream as STREAM
 
 
 def as_device_array(value):
@@ -23,6 +31,52 @@ def as_device_array(value):
     if not SIMULATOR and hasattr(value, "__cuda_array_interface__"):
         return cuda.as_cuda_array(value)
     return None
+
+
+_current = threading.local()
+
+
+def stream():
+    """The stream kernels launch on: the caller's (see :func:`on_stream`), else the default stream, 0."""
+    return getattr(_current, "stream", 0)
+
+
+@contextlib.contextmanager
+def on_stream(s):
+    """Launch every kernel, and the copies results come back by, on the Numba stream s within the block."""
+    previous = stream()
+    _current.stream = s
+    try:
+        yield
+    finally:
+        _current.stream = previous
+
+
+def to_host(a):
+    """A device array copied to a NumPy array once the work queued on the current stream before it is done."""
+    s = stream()
+    if s == 0:
+        return a.copy_to_host()
+    host = a.copy_to_host(stream=s)
+    s.synchronize()
+    return host
+
+
+def _extent(a):
+    """[start, end) of a C-contiguous device array's bytes."""
+    start = a._ary.ctypes.data if SIMULATOR else a.device_ctypes_pointer.value
+    return (start or 0), (start or 0) + a.nbytes
+
+
+def overlaps(a, b):
+    """True when the C-contiguous device arrays a and b share any bytes."""
+    (a0, a1), (b0, b1) = _extent(a), _extent(b)
+    return a.nbytes > 0 and b.nbytes > 0 and a0 < b1 and b0 < a1
+
+
+def same_memory(a, b):
+    """True when a and b are the same elements (same bytes, one element per byte range)."""
+    return _extent(a) == _extent(b) and a.dtype == b.dtype
 
 
 def setting(name):
@@ -69,7 +123,7 @@ def full(shape, dtype, value):
     out = cuda.device_array(shape, dtype)
     flat = out.reshape(out.size) if out.ndim != 1 else out
     if out.size:
-        _fill_kernel(dtype)[blocks(out.size), BLOCK](flat, value)
+        _fill_kernel(dtype)[blocks(out.size), BLOCK, stream()](flat, value)
     return out
 
 
@@ -92,7 +146,7 @@ def cast(src, dtype):
     """A contiguous copy of the flat device array ``src`` in ``dtype``."""
     dst = cuda.device_array(src.size, dtype)
     if src.size:
-        _cast_kernel(dtype)[blocks(src.size), BLOCK](src, dst)
+        _cast_kernel(dtype)[blocks(src.size), BLOCK, stream()](src, dst)
     return dst
 
 
@@ -100,10 +154,10 @@ def contiguous(a):
     """A C-contiguous copy of a strided 1-D or 2-D device array."""
     dst = cuda.device_array(a.shape, a.dtype)
     if a.ndim == 1:
-        _copy_1d[blocks(a.shape[0]), BLOCK](a, dst)
+        _copy_1d[blocks(a.shape[0]), BLOCK, stream()](a, dst)
     else:
         grid = (-(-a.shape[0] // 16) or 1, -(-a.shape[1] // 16) or 1)
-        _copy_2d[grid, (16, 16)](a, dst)
+        _copy_2d[grid, (16, 16), stream()](a, dst)
     return dst
 
 
@@ -130,8 +184,8 @@ def _label_range(y, out):
 def label_range(y):
     """Smallest and largest label of the device vector y, as Python ints."""
     out = cuda.to_device(np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], np.int64))
-    _label_range[blocks(y.size), BLOCK](y, out)
-    low, high = out.copy_to_host()
+    _label_range[blocks(y.size), BLOCK, stream()](y, out)
+    low, high = to_host(out)
     return int(low), int(high)
 
 
@@ -146,7 +200,7 @@ def gather_rows(src, rows):
     """``src[rows]`` for a 2-D device array and a device vector of row indices."""
     dst = cuda.device_array((rows.size, src.shape[1]), src.dtype)
     grid = (-(-rows.size // 16) or 1, -(-src.shape[1] // 16) or 1)
-    _gather_rows[grid, (16, 16)](src, rows, dst)
+    _gather_rows[grid, (16, 16), stream()](src, rows, dst)
     return dst
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from fastnn.kernels.cuda.launch import BLOCK, VALS, WARP_ROW_MAX_C, blocks, per_dtype
+from fastnn.kernels.cuda.launch import BLOCK, VALS, WARP_ROW_MAX_C, blocks, per_dtype, stream, to_host, zeros
 from fastnn.kernels.cuda.reductions import segment_reduce, sum_kernel
 
 @per_dtype
@@ -135,10 +135,10 @@ def _row_loss(kernel, x, y):
     row_loss = cuda.device_array(n, np.float64)
     width = _row_width(c)
     rows_per_block = BLOCK // width
-    kernel(x.dtype)[blocks(n, rows_per_block), BLOCK](x, y, dx, row_loss, x.dtype.type(1.0 / n), width)
-    total = cuda.to_device(np.zeros(1))
-    sum_kernel[blocks(n), BLOCK](row_loss, total)
-    return float(total.copy_to_host()[0]) / n, dx
+    kernel(x.dtype)[blocks(n, rows_per_block), BLOCK, stream()](x, y, dx, row_loss, x.dtype.type(1.0 / n), width)
+    total = zeros(1, np.float64)
+    sum_kernel[blocks(n), BLOCK, stream()](row_loss, total, False)
+    return float(to_host(total)[0]) / n, dx
 
 
 def softmax_loss(x, y):
@@ -166,3 +166,24 @@ def svm_loss(x, y):
     Inputs and returns: as :func:`softmax_loss`.
     """
     return _row_loss(_svm_kernel, x, y)
+
+
+@cuda.jit
+def _count_correct_kernel(scores, y, count):
+    n, c = scores.shape
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        # np.argmax's choice: the first largest, a NaN beating everything.
+        best = scores[i, 0]
+        arg = 0
+        for j in range(1, c):
+            v = scores[i, j]
+            if v > best or (v != v and best == best):
+                best = v
+                arg = j
+        if arg == y[i]:
+            cuda.atomic.add(count, 0, 1)
+
+
+def count_correct(scores, y, count):
+    """count[0] += the rows of scores (N, C) whose np.argmax equals y (N,) (int64 device arrays)."""
+    _count_correct_kernel[blocks(scores.shape[0]), BLOCK, stream()](scores, y, count)

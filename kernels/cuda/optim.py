@@ -11,7 +11,7 @@ import math
 
 from numba import cuda
 
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype
+from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream
 
 
 @per_dtype
@@ -63,4 +63,4 @@ def update(rule, arrays, scalars, outputs):
     """
     w = arrays[0]
     if w.size:
-        _kernels(w.dtype)[rule][blocks(w.size), BLOCK](*arrays, *scalars, *outputs)
+        _kernels(w.dtype)[rule][blocks(w.size), BLOCK, stream()](*arrays, *scalars, *outputs)

@@ -1,8 +1,9 @@
-"""Block reductions in shared memory, and the column sums of the affine backward (``db``)."""
+"""Block reductions in shared memory: sums (of squares), and the column sums of the affine backward (``db``)."""
 
+import numpy as np
 from numba import cuda, float64
 
-from fastnn.kernels.cuda.launch import BLOCK, per_dtype, zeros
+from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream, to_host, zeros
 
 def segment_reduce(buf, lane, width, base, op_max):
     """Reduce buf[base : base + width] into buf[base] (width a power of two).
@@ -26,12 +27,14 @@ segment_reduce = cuda.jit(device=True)(segment_reduce)
 
 
 @cuda.jit
-def sum_kernel(values, out):
+def sum_kernel(values, out, squares):
+    """out[0] += the float64 sum of values (of their squares when squares is set)."""
     buf = cuda.shared.array(BLOCK, float64)
     t = cuda.threadIdx.x
     total = 0.0
     for i in range(cuda.grid(1), values.size, cuda.gridsize(1)):
-        total += values[i]
+        v = float64(values[i])
+        total += v * v if squares else v
     buf[t] = total
     cuda.syncthreads()
     segment_reduce(buf, t, BLOCK, 0, False)
@@ -78,5 +81,12 @@ def column_sums(dout, a=None):
     da = cuda.device_array(dout.shape, dout.dtype) if a is not None else dout
     rows = BLOCK
     grid = (-(-m // BLOCK) or 1, -(-n // rows) or 1)
-    _colsum_kernel(dout.dtype)[grid, BLOCK](dout, a if a is not None else dout, da, db, rows, a is not None)
+    _colsum_kernel(dout.dtype)[grid, BLOCK, stream()](dout, a if a is not None else dout, da, db, rows, a is not None)
     return (db, da) if a is not None else db
+
+
+def sum_of_squares(a):
+    """The sum of a's squares, in float64, of a flat non-empty device array: a Python float."""
+    total = zeros(1, np.float64)
+    sum_kernel[blocks(a.size), BLOCK, stream()](a, total, True)
+    return float(to_host(total)[0])
