@@ -1,0 +1,145 @@
+"""nn.Module classes on fastnn's kernels, drop-in for torch.nn's where the semantics match.
+
+Each class derives from its torch.nn namesake, so it has the same
+constructor, parameters, initialisation, buffers, ``state_dict`` keys and
+repr; only ``forward`` runs fastnn (:mod:`fastnn.torch.functional`).
+Options fastnn does not implement are refused in the constructor with a
+ValueError, never ignored.  Where they differ from torch.nn (see
+fastnn.torch.functional): ReLU's gradient at exactly 0, Dropout's masks,
+and the losses' options (mean reduction only).
+"""
+
+import torch
+
+from fastnn.torch import functional as FF
+
+__all__ = ["Linear", "ReLU", "Dropout", "BatchNorm1d", "CrossEntropyLoss", "MultiMarginLoss", "Conv2d", "MaxPool2d"]
+
+
+def _refuse(cls, **given):
+    """ValueError naming the first option whose value fastnn does not implement: given maps name -> (value, supported)."""
+    for name, (value, supported) in given.items():
+        if not supported:
+            raise ValueError(f"{name}: fastnn.torch.{cls} supports only torch's default here, got {value!r}")
+
+
+class Linear(torch.nn.Linear):
+    """``torch.nn.Linear`` on fastnn's affine kernel; input (N, in_features)."""
+
+    def forward(self, input):
+        if self.bias is None:
+            return FF.linear(input, self.weight, self.weight.new_zeros(self.out_features))
+        return FF.linear(input, self.weight, self.bias)
+
+
+class ReLU(torch.nn.ReLU):
+    """``torch.nn.ReLU`` on fastnn's kernel (gradient passed where x >= 0; inplace refused)."""
+
+    def __init__(self, inplace=False):
+        _refuse("ReLU", inplace=(inplace, not inplace))
+        super().__init__()
+
+    def forward(self, input):
+        return FF.relu(input)
+
+
+class Dropout(torch.nn.Dropout):
+    """``torch.nn.Dropout`` (p the drop probability) on fastnn's kernel and masks; inplace refused."""
+
+    def __init__(self, p=0.5, inplace=False):
+        _refuse("Dropout", inplace=(inplace, not inplace))
+        super().__init__(p)
+
+    def forward(self, input):
+        return FF.dropout(input, self.p, self.training)
+
+
+class BatchNorm1d(torch.nn.BatchNorm1d):
+    """
+    ``torch.nn.BatchNorm1d`` on input (N, C) with fastnn's normalisation.
+
+    Training normalises with the batch statistics in fastnn's kernel, and
+    the running averages follow torch's rule exactly: ``(1 - momentum) *
+    running + momentum * batch`` with the unbiased batch variance (momentum
+    None: the cumulative average), and num_batches_tracked counts.  Eval
+    mode (or track_running_stats=False's batch statistics) as torch.
+    """
+
+    def forward(self, input):
+        if not isinstance(input, torch.Tensor) or input.dim() != 2:
+            raise ValueError(f"input: fastnn.torch.BatchNorm1d takes (N, C), got shape {tuple(getattr(input, 'shape', ()))}")
+        self._check_input_dim(input)
+        weight = self.weight if self.affine else input.new_ones(self.num_features)
+        bias = self.bias if self.affine else input.new_zeros(self.num_features)
+        use_batch = self.training or not self.track_running_stats
+        if not use_batch:
+            side = FF._side(("input",), input)
+            bn_param = {"mode": "test", "eps": self.eps, "running_mean": side.array(self.running_mean),
+                        "running_var": side.array(self.running_var)}
+            return FF.batch_norm(input, weight, bias, bn_param)
+        if input.shape[0] < 2:
+            raise ValueError(f"input: expected more than 1 value per channel when training, got shape {tuple(input.shape)}")
+        out = FF.batch_norm(input, weight, bias, {"mode": "train", "eps": self.eps})
+        if self.training and self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                var, mean = torch.var_mean(input.detach(), 0, correction=1)
+                self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
+                self.running_var.mul_(1 - factor).add_(var, alpha=factor)
+        return out
+
+
+class CrossEntropyLoss(torch.nn.CrossEntropyLoss):
+    """``torch.nn.CrossEntropyLoss()`` (mean over the batch; no weights, ignore_index or label smoothing) on fastnn's fused softmax loss."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
+        _refuse("CrossEntropyLoss", weight=(weight, weight is None), size_average=(size_average, size_average is None),
+                ignore_index=(ignore_index, ignore_index == -100), reduce=(reduce, reduce is None),
+                reduction=(reduction, reduction == "mean"), label_smoothing=(label_smoothing, label_smoothing == 0))
+        super().__init__()
+
+    def forward(self, input, target):
+        return FF.cross_entropy(input, target)
+
+
+class MultiMarginLoss(torch.nn.MultiMarginLoss):
+    """``torch.nn.MultiMarginLoss()`` (p 1, margin 1, mean over the batch) on fastnn's hinge loss."""
+
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+        _refuse("MultiMarginLoss", p=(p, p == 1), margin=(margin, margin == 1), weight=(weight, weight is None),
+                size_average=(size_average, size_average is None), reduce=(reduce, reduce is None),
+                reduction=(reduction, reduction == "mean"))
+        super().__init__()
+
+    def forward(self, input, target):
+        return FF.multi_margin_loss(input, target)
+
+
+class Conv2d(torch.nn.Conv2d):
+    """``torch.nn.Conv2d`` with a square kernel, square stride and zero padding (no dilation or groups)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        FF._whole("kernel_size", kernel_size), FF._whole("stride", stride)
+        _refuse("Conv2d", padding=(padding, not isinstance(padding, str)), dilation=(dilation, dilation in (1, (1, 1))),
+                groups=(groups, groups == 1), padding_mode=(padding_mode, padding_mode == "zeros"))
+        FF._whole("padding", padding)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
+                         device=device, dtype=dtype)
+
+    def forward(self, input):
+        return FF.conv2d(input, self.weight, self.bias, self.stride, self.padding)
+
+
+class MaxPool2d(torch.nn.MaxPool2d):
+    """``torch.nn.MaxPool2d`` with a square window and no padding, dilation, indices or ceil mode."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        FF._whole("kernel_size", kernel_size)
+        _refuse("MaxPool2d", padding=(padding, padding in (0, (0, 0))), dilation=(dilation, dilation in (1, (1, 1))),
+                return_indices=(return_indices, not return_indices), ceil_mode=(ceil_mode, not ceil_mode))
+        super().__init__(kernel_size, stride)
+
+    def forward(self, input):
+        return FF.max_pool2d(input, self.kernel_size, self.stride)
