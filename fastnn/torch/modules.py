@@ -62,7 +62,9 @@ class BatchNorm1d(torch.nn.BatchNorm1d):
     the running averages follow torch's rule exactly: ``(1 - momentum) *
     running + momentum * batch`` with the unbiased batch variance (momentum
     None: the cumulative average), and num_batches_tracked counts.  Eval
-    mode (or track_running_stats=False's batch statistics) as torch.
+    mode (or track_running_stats=False's batch statistics) as torch.  The
+    batch mean and variance come from fastnn's kernel (in float64, rounded
+    to the input's dtype).
     """
 
     def forward(self, input):
@@ -79,14 +81,21 @@ class BatchNorm1d(torch.nn.BatchNorm1d):
             return FF.batch_norm(input, weight, bias, bn_param)
         if input.shape[0] < 2:
             raise ValueError(f"input: expected more than 1 value per channel when training, got shape {tuple(input.shape)}")
-        out = FF.batch_norm(input, weight, bias, {"mode": "train", "eps": self.eps})
+        # momentum 0 makes fastnn's "running averages" the batch's own mean and
+        # (biased) variance, which its kernel computes anyway; torch's update
+        # with the unbiased variance follows from them.  (torch.var_mean took
+        # 0.2 ms a call at (64, 512), a third of the layer's time.)
+        bn_param = {"mode": "train", "eps": self.eps, "momentum": 0.0}
+        out = FF.batch_norm(input, weight, bias, bn_param)
         if self.training and self.track_running_stats:
+            side = FF._side(("input",), input)
+            mean, var = side.tensor(bn_param["running_mean"]), side.tensor(bn_param["running_var"])
+            n = input.shape[0]
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                var, mean = torch.var_mean(input.detach(), 0, correction=1)
                 self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
-                self.running_var.mul_(1 - factor).add_(var, alpha=factor)
+                self.running_var.mul_(1 - factor).add_(var, alpha=factor * n / (n - 1))
         return out
 
 
