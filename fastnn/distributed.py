@@ -82,13 +82,13 @@ def _network(args, dtype, nn):
     import torch
 
     from fastnn.classifiers.fc_net import FullyConnectedNet
-    from fastnn.digits.torch_recipe import _network as build
+    from fastnn.digits.torch_recipe import torch_network
 
     np.random.seed(args.seed)
     model = FullyConnectedNet(list(args.hidden), 64, 10, dropout_keep_ratio=args.dropout,
                               normalization=None if args.norm == "none" else args.norm, weight_scale=1e-2,
                               dtype=dtype, init="he", init_seed=args.seed)
-    return build(model, nn, "cpu", torch.float32 if dtype == np.float32 else torch.float64)
+    return torch_network(model, nn, "cpu", torch.float32 if dtype == np.float32 else torch.float64)
 
 
 def train(args, rank, world):

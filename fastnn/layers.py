@@ -825,10 +825,23 @@ def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
     - out: Array of shape (N, F, H', W')
     - cache: (conv_cache, bn_cache, relu_cache)
     """
-    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
-    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
-    out, relu_cache = relu_forward(an)
+    return conv_sandwich_forward(sys.modules[__name__], x, w, b, gamma, beta, conv_param, bn_param)
+
+
+def conv_sandwich_forward(layers, x, w, b, gamma, beta, conv_param, bn_param):
+    """conv_bn_relu_forward composed from the functions of the module ``layers`` (this one, or fastnn.cuda)."""
+    a, conv_cache = layers.conv_forward_naive(x, w, b, conv_param)
+    an, bn_cache = layers.spatial_batchnorm_forward(a, gamma, beta, bn_param)
+    out, relu_cache = layers.relu_forward(an)
     return out, (conv_cache, bn_cache, relu_cache)
+
+
+def conv_sandwich_backward(layers, dout, cache):
+    """conv_bn_relu_backward composed from the functions of the module ``layers``."""
+    conv_cache, bn_cache, relu_cache = unpack_cache(cache, ("conv_cache", "bn_cache", "relu_cache"), "conv_bn_relu_forward")
+    dan, dgamma, dbeta = layers.spatial_batchnorm_backward(layers.relu_backward(dout, relu_cache), bn_cache)
+    dx, dw, db = layers.conv_backward_naive(dan, conv_cache)
+    return dx, dw, db, dgamma, dbeta
 
 
 def conv_bn_relu_backward(dout, cache):
@@ -839,7 +852,4 @@ def conv_bn_relu_backward(dout, cache):
     - dx, dw, db: As conv_backward_naive
     - dgamma, dbeta: Of shape (F,)
     """
-    conv_cache, bn_cache, relu_cache = unpack_cache(cache, ("conv_cache", "bn_cache", "relu_cache"), "conv_bn_relu_forward")
-    dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
-    dx, dw, db = conv_backward_naive(dan, conv_cache)
-    return dx, dw, db, dgamma, dbeta
+    return conv_sandwich_backward(sys.modules[__name__], dout, cache)

@@ -195,14 +195,13 @@ class Solver:
             return fastnn.cuda.optim.RULES[name]
         return self.update_rule
 
-    def _take(self, X, rows):
-        """X[rows] of host X, or gathered on the device for rows uploaded there."""
+    def _take(self, X, y, rows):
+        """X[rows] and y[rows]: on the host, or gathered on the device (the rows checked once) for a GPU model."""
         if not self._on_gpu:
-            return X[rows]
-        G = _gpu()
-        if X.ndim == 1:
-            return G.take_rows(X, rows)
-        return G.take_rows(X.reshape(X.shape[0], X.size // max(X.shape[0], 1)), rows).reshape((rows.size, *X.shape[1:]))
+            return X[rows], y[rows]
+        flat = X.reshape(X.shape[0], X.size // max(X.shape[0], 1))
+        X_rows, y_rows = _gpu().take_rows((flat, y), _gpu().to_device(rows))
+        return X_rows.reshape((rows.size, *X.shape[1:])), y_rows
 
     def _upload(self, X, y):
         """X (in the dtype the model casts it to) and y (int64 when integer) on the device, for a GPU model."""
@@ -227,8 +226,7 @@ class Solver:
         X_train, y_train = self._split("train")
         num_train = X_train.shape[0]
         batch_mask = self._random.choice(num_train, self.batch_size)
-        rows = _gpu().to_device(batch_mask) if self._on_gpu else batch_mask
-        X_batch, y_batch = self._take(X_train, rows), self._take(y_train, rows)
+        X_batch, y_batch = self._take(X_train, y_train, batch_mask)
         if self.augment is not None:
             X_batch = self.augment(X_batch)
         loss, grads = self.model.loss(X_batch, y_batch)
@@ -303,28 +301,22 @@ class Solver:
         A model on the GPU takes X and y as host or device arrays (host ones
         are uploaded); its predictions are counted on the device.
         """
-        if self._on_gpu:
-            return self._check_accuracy_on_gpu(X, y, num_samples, batch_size)
+        if self._on_gpu and not (_gpu().is_device_array(X) and _gpu().is_device_array(y)):
+            X, y = self._upload(X, y)
         n = X.shape[0]
         if num_samples is not None and n > num_samples:
-            mask = self._random.choice(n, num_samples)
+            X, y = self._take(X, y, self._random.choice(n, num_samples))
             n = num_samples
-            X, y = X[mask], y[mask]
+        if self._on_gpu:
+            return self._count_correct_on_gpu(X, y, n, batch_size)
         num_batches = -(-n // batch_size)
         y_pred = [np.argmax(self.model.loss(X[i * batch_size : (i + 1) * batch_size]), axis=1) for i in range(num_batches)]
         return np.mean(np.hstack(y_pred) == y) if y_pred else np.float64(0.0)
 
-    def _check_accuracy_on_gpu(self, X, y, num_samples, batch_size):
-        G = _gpu()
-        if not G.is_device_array(X) or not G.is_device_array(y):
-            X, y = self._upload(X, y)
-        n = X.shape[0]
-        if num_samples is not None and n > num_samples:
-            rows = G.to_device(self._random.choice(n, num_samples))
-            n = num_samples
-            X, y = self._take(X, rows), self._take(y, rows)
+    def _count_correct_on_gpu(self, X, y, n, batch_size):
         if n == 0:
             return np.float64(0.0)
+        G = _gpu()
         correct = None
         for i in range(0, n, batch_size):
             correct = G.count_correct(self.model.loss(X[i : i + batch_size]), y[i : i + batch_size], into=correct)

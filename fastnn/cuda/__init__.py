@@ -29,7 +29,7 @@ import numpy as np
 from fastnn import catalog
 from fastnn.kernels.cpu.conv import arg_dtype as pool_offset_dtype
 from fastnn.kernels.cuda import SIMULATOR, conv, dropout, elementwise, gemm, launch, losses, reductions
-from fastnn.layers import norm_sandwich_backward, norm_sandwich_forward
+from fastnn.layers import conv_sandwich_backward, conv_sandwich_forward, norm_sandwich_backward, norm_sandwich_forward
 from fastnn.rng import philox_key, reseed
 from fastnn.validation import (
     as_float_arrays,
@@ -120,28 +120,38 @@ def astype(a, dtype):
 
 def take_rows(a, rows):
     """
-    ``a[rows]`` on the device.
+    ``a[rows]`` on the device, for one array or a tuple of arrays of one
+    length (a batch's X and y), the rows checked once.
 
     Inputs:
-    - a: Device array of shape (N,) or (N, D)
+    - a: Device array of shape (N,) or (N, D), or a tuple of such arrays
     - rows: Device array of integer row indices in [0, N), of shape (B,)
 
     Returns:
-    - Device array of shape (B,) or (B, D)
+    - Device array of shape (B,) or (B, D), or a tuple of them
     """
-    a, rows = _as_device("a", a), _contiguous("rows", _as_device("rows", rows))
-    if len(a.shape) not in (1, 2):
-        raise ValueError(f"a: expected a 1-D or 2-D array of shape (N,) or (N, D), got shape {a.shape}")
+    arrays = a if isinstance(a, tuple) else (a,)
+    arrays = [_as_device("a", x) for x in arrays]
+    rows = _contiguous("rows", _as_device("rows", rows))
+    for x in arrays:
+        if len(x.shape) not in (1, 2) or x.shape[0] != arrays[0].shape[0]:
+            raise ValueError(f"a: expected 1-D or 2-D arrays of shape (N,) or (N, D), one N, got shapes {[y.shape for y in arrays]}")
     if rows.dtype != np.int64 or len(rows.shape) != 1:
         raise TypeError(f"rows: expected a 1-D int64 index array, got dtype {rows.dtype} of shape {rows.shape}")
+    n = arrays[0].shape[0]
     if rows.size:
         low, high = launch.label_range(rows)
-        if low < 0 or high >= a.shape[0]:
-            raise ValueError(f"rows: expected indices in [0, {a.shape[0]}), got values from {low} to {high}")
-    a = _contiguous("a", a)
-    if a.ndim == 1:
-        return launch.gather_rows(a.reshape(a.shape[0], 1), rows).reshape(rows.size)
-    return launch.gather_rows(a, rows)
+        if low < 0 or high >= n:
+            raise ValueError(f"rows: expected indices in [0, {n}), got values from {low} to {high}")
+
+    def gather(x):
+        x = _contiguous("a", x)
+        if x.ndim == 1:
+            return launch.gather_rows(x.reshape(x.shape[0], 1), rows).reshape(rows.size)
+        return launch.gather_rows(x, rows)
+
+    taken = tuple(gather(x) for x in arrays)
+    return taken if isinstance(a, tuple) else taken[0]
 
 
 def sgd_update(w, dw, lr):
@@ -872,18 +882,12 @@ def spatial_groupnorm_backward(dout, cache):
 
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
     """Convolution, spatial batchnorm, ReLU on the GPU; as :func:`fastnn.layers.conv_bn_relu_forward`."""
-    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
-    an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
-    out, relu_cache = relu_forward(an)
-    return out, (conv_cache, bn_cache, relu_cache)
+    return conv_sandwich_forward(sys.modules[__name__], x, w, b, gamma, beta, conv_param, bn_param)
 
 
 def conv_bn_relu_backward(dout, cache):
     """Backward pass of conv_bn_relu_forward on the GPU: (dx, dw, db, dgamma, dbeta)."""
-    conv_cache, bn_cache, relu_cache = unpack_cache(cache, ("conv_cache", "bn_cache", "relu_cache"), "conv_bn_relu_forward")
-    dan, dgamma, dbeta = spatial_batchnorm_backward(relu_backward(dout, relu_cache), bn_cache)
-    dx, dw, db = conv_backward_naive(dan, conv_cache)
-    return dx, dw, db, dgamma, dbeta
+    return conv_sandwich_backward(sys.modules[__name__], dout, cache)
 
 
 # ------------------------------------------------ streams

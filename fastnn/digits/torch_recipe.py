@@ -28,7 +28,7 @@ from fastnn.classifiers.fc_net import FullyConnectedNet
 from fastnn.digits.recipe import RecipeResult
 
 
-def _network(model, nn, device, dtype):
+def torch_network(model, nn, device, dtype):
     """torch layers in fastnn's FullyConnectedNet order, holding model's initial parameters."""
     layers = []
     n = model.num_layers
@@ -99,7 +99,7 @@ def train_recipe_torch(recipe, split, device="cpu", nn=torch.nn):
         model = FullyConnectedNet(list(recipe.hidden), 64, 10, dropout_keep_ratio=recipe.dropout, normalization=recipe.norm,
                                   reg=recipe.reg, weight_scale=1e-2, dtype=dtype, init=recipe.init, init_seed=seed)
         torch.manual_seed(seed)
-        net = _network(model, nn, device, torch_dtype)
+        net = torch_network(model, nn, device, torch_dtype)
         weights = [m.weight for m in net if isinstance(m, torch.nn.Linear)]
         optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr, betas=(0.9, 0.999), eps=1e-8)
         loss_fn = nn.CrossEntropyLoss()

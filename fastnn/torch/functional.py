@@ -161,12 +161,11 @@ def relu(x):
 
 class _Loss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, y, kernel, scale):
+    def forward(ctx, x, y, kernel, per_class):
         side = _side(("input",), x, labels=y)
-        if x.dim() != 2:
-            raise ValueError(f"input: expected scores of shape (N, C), got shape {tuple(x.shape)}")
         y_array = y.detach().numpy() if side.device.type == "cpu" else y.detach()
-        loss, dx = side.call(kernel, side.array(x), y_array)
+        loss, dx = side.call(kernel, side.array(x), y_array)  # checks x is (N, C) with N, C >= 1
+        scale = 1.0 / x.shape[1] if per_class else 1.0
         ctx.side, ctx.dx, ctx.scale = side, dx, scale
         return torch.tensor(float(loss) * scale, dtype=x.dtype, device=x.device)
 
@@ -190,19 +189,17 @@ def cross_entropy(input, target):
     Returns:
     - loss: 0-d tensor of input's dtype
     """
-    return _Loss.apply(input, target, "softmax_loss", 1.0)
+    return _Loss.apply(input, target, "softmax_loss", False)
 
 
 def svm_loss(input, target):
     """cs231n's multiclass hinge loss (margin 1), summed over classes and averaged over the batch; shapes as :func:`cross_entropy`."""
-    return _Loss.apply(input, target, "svm_loss", 1.0)
+    return _Loss.apply(input, target, "svm_loss", False)
 
 
 def multi_margin_loss(input, target):
     """``F.multi_margin_loss(input, target)`` (p 1, margin 1): :func:`svm_loss` divided by the number of classes C."""
-    if isinstance(input, torch.Tensor) and input.dim() == 2 and input.shape[1] == 0:
-        raise ValueError(f"input: expected at least one class, got shape {tuple(input.shape)}")
-    return _Loss.apply(input, target, "svm_loss", 1.0 / input.shape[1] if isinstance(input, torch.Tensor) and input.dim() == 2 else 1.0)
+    return _Loss.apply(input, target, "svm_loss", True)
 
 
 def batch_norm(input, weight, bias, bn_param):

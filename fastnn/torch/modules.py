@@ -130,7 +130,8 @@ class Conv2d(torch.nn.Conv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
-        FF._whole("kernel_size", kernel_size), FF._whole("stride", stride)
+        for name, value in (("kernel_size", kernel_size), ("stride", stride)):
+            FF._whole(name, value)
         _refuse("Conv2d", padding=(padding, not isinstance(padding, str)), dilation=(dilation, dilation in (1, (1, 1))),
                 groups=(groups, groups == 1), padding_mode=(padding_mode, padding_mode == "zeros"))
         FF._whole("padding", padding)
