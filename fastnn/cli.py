@@ -328,16 +328,33 @@ def _run_gradcheck(args):
 
 
 def _run_bench_cuda(args):
+    if args.plot:
+        print("fastnn bench --backend cuda: --plot draws the CPU table only; leave it out", file=sys.stderr)
+        return 2
+    from fastnn.bench import cuda as bench_cuda  # the table's plumbing; it imports numba-cuda only to run
+
+    only = bench_cuda.FAMILIES if args.only is None else args.only
+    if set(only) - set(bench_cuda.FAMILIES):
+        print(f"fastnn bench --backend cuda: --only takes {', '.join(bench_cuda.FAMILIES)} on the GPU, got {' '.join(only)}",
+              file=sys.stderr)
+        return 2
     try:
         import fastnn.cuda as G
-        from fastnn.bench import cuda as bench_cuda
     except ImportError as exc:
         raise SystemExit(f"fastnn bench --backend cuda: {exc}") from exc
     if G.SIMULATOR:
         raise SystemExit("fastnn bench --backend cuda: timings need a real GPU, not the CUDA simulator")
-    rows, copy_gbs = bench_cuda.run(args.repeats)
+    if args.threads:
+        from fastnn import threads
+
+        threads.set_num_threads(args.threads)
+    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    rows, copy_gbs = bench_cuda.run(args.repeats, train_steps=args.train_steps, dtypes=dtypes, only=only, with_torch=not args.no_torch)
     print(f"device: {G.device_name()}")
+    print(bench_cuda.torch_settings(None if args.no_torch else bench_cuda._torch()))
     print(f"device-to-device copy {copy_gbs:.0f} GB/s in this run; medians of {args.repeats} interleaved rounds")
+    if "train" in only and "float32" not in dtypes:
+        print("the training rows train in float32 and are left out of a float64 table")
     print(bench_cuda.format_table(rows, copy_gbs))
     return 0
 
@@ -352,7 +369,8 @@ def _run_bench(args):
     if args.threads:
         threads.set_num_threads(args.threads)
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    rows, peaks, has_torch = bench.run(dtypes, args.only, args.repeats, args.train_steps, not args.no_torch, not args.no_progress)
+    families = bench.FAMILIES if args.only is None else args.only
+    rows, peaks, has_torch = bench.run(dtypes, families, args.repeats, args.train_steps, not args.no_torch, not args.no_progress)
     print(threads.describe())
     print(
         f"machine peaks measured in this run: GEMM {peaks['gemm_float32']:.0f} GFLOP/s float32, "
@@ -387,7 +405,7 @@ def build_parser():
     )
     b.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help="cuda: the GPU table against PyTorch and CuPy")
     b.add_argument("--dtype", choices=("float32", "float64", "both"), default="both", help="default %(default)s")
-    b.add_argument("--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), help="kernel families to run")
+    b.add_argument("--only", nargs="+", choices=FAMILIES, help="kernel families to run (default all; optim is CPU-only)")
     b.add_argument("--repeats", type=_positive_int, default=7, help="interleaved rounds per case (default %(default)s)")
     b.add_argument("--train-steps", type=_positive_int, default=2000, help="steps of the training-loop case (default %(default)s)")
     b.add_argument("--threads", type=_threads, help="threads for Numba and BLAS together (default: all CPUs)")

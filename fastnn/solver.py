@@ -200,7 +200,7 @@ class Solver:
         if not self._on_gpu:
             return X[rows], y[rows]
         flat = X.reshape(X.shape[0], X.size // max(X.shape[0], 1))
-        X_rows, y_rows = _gpu().take_rows((flat, y), _gpu().to_device(rows))
+        X_rows, y_rows = _gpu().take_rows((flat, y), rows)
         return X_rows.reshape((rows.size, *X.shape[1:])), y_rows
 
     def _upload(self, X, y):
@@ -320,7 +320,7 @@ class Solver:
         correct = None
         for i in range(0, n, batch_size):
             correct = G.count_correct(self.model.loss(X[i : i + batch_size]), y[i : i + batch_size], into=correct)
-        return np.float64(int(G.to_host(correct)[0]) / n)
+        return np.float64(G.correct_count(correct) / n)
 
     def _say(self, bar, line):
         if self.verbose:

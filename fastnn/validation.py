@@ -105,7 +105,7 @@ def as_float_arrays(names, *values, arrays=HOST):
     return tuple(arrays.convert(name, a, dtype) for name, a in zip(names, found))
 
 
-def as_labels(y, num_rows, num_classes, arrays=HOST):
+def as_labels(y, num_rows, num_classes, arrays=HOST, check_range=True):
     """Return ``y`` as a contiguous integer vector of labels in ``[0, num_classes)``.
 
     Inputs:
@@ -113,13 +113,16 @@ def as_labels(y, num_rows, num_classes, arrays=HOST):
     - num_rows, num_classes: The shape (N, C) of the scores they label
     - arrays: HOST (or a HostArrays with a compiled value_range), or the
       device adapter of fastnn.cuda
+    - check_range: False where the kernel that reads y counts the labels
+      out of range itself (the GPU losses: no host round trip of its own);
+      the caller then calls this again with True to raise the error
     """
     y = arrays.as_array("y", y)
     if y.dtype.kind not in "iu":
         raise TypeError(f"y: expected integer class labels, got dtype {y.dtype}")
     check_shape("y", y, (num_rows,), "one label per row of x")
     y = arrays.labels(y)
-    if num_rows:
+    if num_rows and check_range:
         low, high = arrays.value_range(y)
         if low < 0 or high >= num_classes:
             bad = low if low < 0 else high

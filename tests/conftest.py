@@ -28,3 +28,28 @@ except OSError:
 settings.register_profile("fastnn", deadline=None, max_examples=60, derandomize=bool(os.environ.get("CI")))
 settings.register_profile("thorough", deadline=None, max_examples=3000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fastnn"))
+
+
+# Every kernel launch of the session is recorded by its argument types, and
+# tests/test_cuda_compiles.py, which runs last, compiles each signature with
+# the real CUDA compiler (the simulator never type-checks a kernel).
+def pytest_configure(config):
+    try:
+        from fastnn.kernels.cuda import launch, observe
+    except ImportError:  # no numba-cuda: the CUDA tests are skipped
+        return
+    from kernel_signatures import encode
+
+    class Signatures(observe.Observer):
+        def __init__(self):
+            self.seen = {}
+
+        def launched(self, kernel, config, args):
+            self.seen.setdefault(kernel.name, set()).add(encode(launch.signature(args)))
+
+    config.kernel_signatures = Signatures()
+    observe.OBSERVERS.append(config.kernel_signatures)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") == "test_cuda_compiles")

@@ -220,6 +220,25 @@ def test_gpu_bench_plumbing_on_tiny_sizes():
     assert copy_gbs > 0
 
 
+def test_gpu_bench_honours_dtype_and_only():
+    from fastnn.bench import cuda as bench_cuda
+
+    rows, _ = bench_cuda.run(repeats=1, tiny=True, dtypes=("float64",), only=("relu",))
+    cases = [(name, size) for name, size, *_ in rows[1:]]
+    assert cases and all(name.startswith("relu_") and size.endswith(" f64") for name, size in cases), cases
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--plot", "x.png"], "--plot draws the CPU table only"),
+    (["--only", "optim"], "--only takes affine, relu, loss, norm, conv, train on the GPU, got optim"),
+])
+def test_bench_cuda_refuses_flags_it_cannot_honour(argv, words, capsys):
+    from fastnn.cli import main
+
+    assert main(["bench", "--backend", "cuda", *argv]) == 2
+    assert words in capsys.readouterr().err
+
+
 def test_bench_cuda_refuses_the_simulator(capsys):
     from fastnn.cli import main
 
@@ -264,7 +283,9 @@ def test_only_fastnn_cuda_imports_the_cuda_kernels():
         for path in (root / folder).rglob("*.py")
         if any(n in path.read_text() for n in needles)
     )
-    assert importers == ["fastnn/cuda/__init__.py", "fastnn/cuda/optim.py"]
+    # and the test harness that observes launches and compiles every kernel
+    assert importers == ["fastnn/cuda/__init__.py", "fastnn/cuda/optim.py", "tests/conftest.py", "tests/kernel_signatures.py",
+                         "tests/test_cuda_budget.py", "tests/test_cuda_compiles.py", "tests/test_cuda_model.py"]
 
 
 # ------------------------------------------------ convolution and pooling

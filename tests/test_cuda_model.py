@@ -176,12 +176,17 @@ def test_count_correct_is_argmax_on_the_device():
     scores = np.array([[1.0, 3.0, 3.0], [np.nan, 5.0, np.nan], [2.0, 1.0, 0.0], [0.0, np.inf, np.nan]])
     y = np.array([1, 0, 2, 2])
     count = G.count_correct(D(scores), D(y))
-    assert int(G.to_host(count)[0]) == int(np.sum(np.argmax(scores, axis=1) == y)) == 3
-    assert G.count_correct(D(scores), D(y), into=count) is count and int(G.to_host(count)[0]) == 6
-    with pytest.raises(ValueError, match="y: expected labels in"):
-        G.count_correct(D(scores), D(np.array([0, 0, 0, 3])))
+    assert G.correct_count(count) == int(np.sum(np.argmax(scores, axis=1) == y)) == 3
+    assert G.count_correct(D(scores), D(y), into=count) is count and G.correct_count(count) == 6
+    # The labels are counted on the device, and the read raises.
+    bad = G.count_correct(D(scores), D(np.array([0, -1, 0, 3])))
+    np.testing.assert_array_equal(G.to_host(bad), [1, 2])
+    with pytest.raises(ValueError, match="y: expected labels in \\[0, C\\) for scores with C classes, got 2 outside"):
+        G.correct_count(bad)
     with pytest.raises(TypeError, match="into: expected a contiguous int64 device array of shape"):
-        G.count_correct(D(scores), D(y), into=D(np.zeros(1)))
+        G.count_correct(D(scores), D(y), into=D(np.zeros(1, np.int64)))
+    with pytest.raises(TypeError, match="counts: expected the int64 device array of shape"):
+        G.correct_count(D(np.zeros(1, np.int64)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -264,18 +269,17 @@ def test_every_layer_function_is_on_the_gpu_with_the_cpu_signature_plus_stream()
         assert [str(p) for p in params[:-1]] == [str(p) for p in cpu.parameters.values()], name
 
 
-def test_every_kernel_launches_on_the_callers_stream(monkeypatch):
+def test_every_kernel_launches_on_the_callers_stream():
     from numba import cuda
-    from numba.cuda.simulator import kernel
+
+    from fastnn.kernels.cuda.observe import Observer, observe
 
     streams = []
-    getitem = kernel.FakeCUDAKernel.__getitem__
 
-    def record(self, configuration):
-        streams.append(configuration[2] if len(configuration) > 2 else 0)
-        return getitem(self, configuration)
+    class Streams(Observer):
+        def launched(self, kernel, config, args):
+            streams.append(config[2] if len(config) > 2 else 0)
 
-    monkeypatch.setattr(kernel.FakeCUDAKernel, "__getitem__", record)
     import fastnn.cuda.optim as gpu_optim
 
     rng = np.random.default_rng(0)
@@ -295,7 +299,8 @@ def test_every_kernel_launches_on_the_callers_stream(monkeypatch):
         gpu_optim.adam(w, dw, {}, **stream)
         return loss
 
-    assert run() == run(stream=s)
+    with observe(Streams()):
+        assert run() == run(stream=s)
     half = len(streams) // 2
     assert half > 20 and streams[:half] == [0] * half
     assert all(st is s for st in streams[half:])

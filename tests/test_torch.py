@@ -67,9 +67,10 @@ def _gradcheck_cases():
         "linear": (FF.linear, (x, _random((4, 5), seed=6), b)),
         "relu": (FF.relu, (x,)),
         "affine_relu": (FF.affine_relu, (x, w, b)),
-        "cross_entropy": (lambda s: FF.cross_entropy(s, y), (scores,)),
-        "svm_loss": (lambda s: FF.svm_loss(s, y), (scores,)),
-        "multi_margin_loss": (lambda s: FF.multi_margin_loss(s, y), (scores,)),
+        # The targets go where the scores are, as torch requires of its own losses.
+        "cross_entropy": (lambda s: FF.cross_entropy(s, y.to(s.device)), (scores,)),
+        "svm_loss": (lambda s: FF.svm_loss(s, y.to(s.device)), (scores,)),
+        "multi_margin_loss": (lambda s: FF.multi_margin_loss(s, y.to(s.device)), (scores,)),
         "batch_norm": (lambda a, g, c: FF.batch_norm(a, g, c, {"mode": "train"}), (x, _t(np.linspace(0.5, 2, 5)), _random(5, seed=7))),
         "dropout": (dropout, (x,)),
         "conv2d": (lambda a, k, c: FF.conv2d(a, k, c, stride=1, padding=1), (images, _random((4, 3, 3, 3), seed=8), _random(4, seed=9))),

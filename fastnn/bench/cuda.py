@@ -24,7 +24,7 @@ DROPOUT_SIZES = catalog.get("batchnorm").bench_sizes["cuda"]
 
 
 def _torch():
-    """torch with CUDA (TF32 off, so FP32 is compared with FP32), or None."""
+    """torch with CUDA, TF32 off in its GEMMs and cuDNN (so FP32 is compared with FP32), or None."""
     try:
         import torch
     except ImportError:
@@ -32,7 +32,16 @@ def _torch():
     if not torch.cuda.is_available():
         return None
     torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     return torch
+
+
+def torch_settings(torch):
+    """The line that says what arithmetic the torch column does."""
+    if torch is None:
+        return "torch: not run"
+    return (f"torch {torch.__version__}: torch.backends.cuda.matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, "
+            f"torch.backends.cudnn.allow_tf32={torch.backends.cudnn.allow_tf32} (FP32 against FP32)")
 
 
 def _synced(fn, sync):
@@ -47,13 +56,13 @@ def _timed(fns, sync, repeats):
     return time_interleaved({k: _synced(f, sync) for k, f in fns.items()}, repeats)
 
 
-def _layer_rows(G, entry, size, torch, repeats):
-    """The rows of one catalog entry at one size in float32: forward and backward (or the loss)."""
+def _layer_rows(G, entry, size, torch, repeats, dtype="float32"):
+    """The rows of one catalog entry at one size in dtype: forward and backward (or the loss)."""
     rng = np.random.default_rng(0)
-    arrays, params = entry.make_inputs(rng, size, np.float32)
+    arrays, params = entry.make_inputs(rng, size, np.dtype(dtype))
     device = [G.to_device(a) for a in arrays]
     device_params = [G.to_device(p) if isinstance(p, np.ndarray) else p for p in params]
-    label = f"{catalog.size_label(size)} f32"
+    label = f"{catalog.size_label(size)} f{np.dtype(dtype).itemsize * 8}"
     tensors = None
     if torch is not None and entry.torch is not None:
         tensors = [torch.as_tensor(d, device="cuda") for d in device + [p for p in device_params if hasattr(p, "shape")]]
@@ -71,18 +80,24 @@ def _layer_rows(G, entry, size, torch, repeats):
     if entry.is_loss:
         return [row(entry.name, forward, False)]
     out, cache = forward()
-    dout = G.to_device(rng.standard_normal(out.shape).astype(np.float32))
+    dout = G.to_device(rng.standard_normal(out.shape).astype(dtype))
     if tensors:
         # Before either row: the PyTorch counterparts take the arrays, then dout (fastnn.catalog.Layer.torch).
         tensors.append(torch.as_tensor(dout, device="cuda"))
     return [row(entry.forward, forward, False), row(entry.backward, lambda: getattr(G, entry.backward)(dout, cache), True)]
 
 
-def run(repeats=7, tiny=False, train_steps=200):
+#: The kernel families of ``--only`` (as the CPU bench's), "train" for the training rows.
+FAMILIES = (*dict.fromkeys(e.family for e in (*catalog.on_backend("cuda"), catalog.get("dropout"))), "train")
+
+
+def run(repeats=7, tiny=False, train_steps=200, dtypes=("float32",), only=FAMILIES, with_torch=True):
     """
     Time the GPU cases: the device-to-device copy, every catalog layer with
-    GPU bench sizes (each entry's smallest test size when ``tiny``), and the
-    seed's training loop.
+    GPU bench sizes (each entry's smallest test size when ``tiny``) in each
+    of ``dtypes``, and, when "train" is in ``only``, the seed's training
+    loop (``train_steps`` steps) and the default recipe, which train in
+    float32 (so they run when float32 is among the dtypes).
 
     Returns:
     - rows: list of (name, size, {impl: seconds}, work, unit) where work is
@@ -91,7 +106,7 @@ def run(repeats=7, tiny=False, train_steps=200):
     """
     import fastnn.cuda as G
 
-    torch = None if G.SIMULATOR else _torch()
+    torch = None if G.SIMULATOR or not with_torch else _torch()
     n = 1 << (8 if tiny else 26)
     x = G.to_device(np.random.default_rng(0).standard_normal(n).astype(np.float32))
     dst = G.empty_like(x)
@@ -104,15 +119,19 @@ def run(repeats=7, tiny=False, train_steps=200):
     copy_gbs = 2 * x.nbytes / min(times.values()) / 1e9
     rows = [("device-to-device copy", f"{n:.0e} f32", times, 2 * x.nbytes, "GB/s")]
     dropout = catalog.get("dropout")
-    for entry in (*catalog.on_backend("cuda"), dropout):
-        if entry is dropout:
-            sizes = entry.sizes["cpu"][-1:] if tiny else DROPOUT_SIZES
-        else:
-            sizes = entry.sizes["cuda"][-1:] if tiny else entry.bench_sizes.get("cuda", ())
-        for size in sizes:
-            rows += _layer_rows(G, entry, size, torch, repeats)
-    rows.append(_train_row(torch, train_steps if not tiny else 1, tiny))
-    rows.append(_recipe_row(torch, tiny))
+    for dtype in dtypes:
+        for entry in (*catalog.on_backend("cuda"), dropout):
+            if entry.family not in only:
+                continue
+            if entry is dropout:
+                sizes = entry.sizes["cpu"][-1:] if tiny else DROPOUT_SIZES
+            else:
+                sizes = entry.sizes["cuda"][-1:] if tiny else entry.bench_sizes.get("cuda", ())
+            for size in sizes:
+                rows += _layer_rows(G, entry, size, torch, repeats, dtype)
+    if "train" in only and "float32" in dtypes:
+        rows.append(_train_row(torch, train_steps if not tiny else 1, tiny))
+        rows.append(_recipe_row(torch, tiny))
     return rows, copy_gbs
 
 

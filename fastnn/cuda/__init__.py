@@ -28,7 +28,17 @@ import numpy as np
 
 from fastnn import catalog
 from fastnn.kernels.cpu.conv import arg_dtype as pool_offset_dtype
-from fastnn.kernels.cuda import SIMULATOR, conv, dropout, elementwise, gemm, launch, losses, reductions
+from fastnn.kernels.cuda import SIMULATOR
+from numba import cuda as _numba_cuda  # after fastnn.kernels.cuda, which makes it importable under NumPy 2.5
+
+if not SIMULATOR and not _numba_cuda.is_available():
+    raise ImportError(
+        "fastnn.cuda found no usable CUDA GPU (numba.cuda.is_available() is False). "
+        "To run the kernels on Numba's CUDA simulator instead, set NUMBA_ENABLE_CUDASIM=1 "
+        "before numba is first imported."
+    )
+
+from fastnn.kernels.cuda import conv, dropout, elementwise, gemm, launch, losses, memory, reductions  # noqa: E402
 from fastnn.layers import conv_sandwich_backward, conv_sandwich_forward, norm_sandwich_backward, norm_sandwich_forward
 from fastnn.rng import philox_key, reseed
 from fastnn.validation import (
@@ -64,6 +74,8 @@ __all__ = [
     "add_scaled",
     "sum_of_squares",
     "count_correct",
+    "correct_count",
+    "release_memory",
     "synchronize",
     "device_name",
     "dropout_forward",
@@ -74,7 +86,7 @@ __all__ = [
 def to_device(a):
     """Copy a host array (or anything NumPy accepts) to the GPU."""
     # np.asarray rather than np.ascontiguousarray, which turns 0-d into 1-d.
-    return launch.cuda.to_device(np.asarray(a, order="C"), stream=launch.stream())
+    return launch.to_device(np.asarray(a, order="C"))
 
 
 def to_host(a):
@@ -89,7 +101,7 @@ def is_device_array(a):
 
 def empty_like(a):
     """An uninitialised device array of a's shape and dtype."""
-    return launch.cuda.device_array_like(_as_device("a", a))
+    return launch.empty_like(_as_device("a", a))
 
 
 def copy(a):
@@ -97,7 +109,7 @@ def copy(a):
     a = _as_device("a", a)
     if not a.is_c_contiguous():
         return _contiguous("a", a)
-    out = launch.cuda.device_array(a.shape, a.dtype, stream=launch.stream())
+    out = launch.empty(a.shape, a.dtype)
     if a.size:
         out.copy_to_device(a, stream=launch.stream())
     return out
@@ -125,24 +137,34 @@ def take_rows(a, rows):
 
     Inputs:
     - a: Device array of shape (N,) or (N, D), or a tuple of such arrays
-    - rows: Device array of integer row indices in [0, N), of shape (B,)
+    - rows: Integer row indices in [0, N), of shape (B,): a NumPy array,
+      checked on the host and uploaded (what the Solver passes: no copy back
+      to the host), or an int64 device array, whose check reads its range
+      back from the device
 
     Returns:
     - Device array of shape (B,) or (B, D), or a tuple of them
     """
     arrays = a if isinstance(a, tuple) else (a,)
     arrays = [_as_device("a", x) for x in arrays]
-    rows = _contiguous("rows", _as_device("rows", rows))
     for x in arrays:
         if len(x.shape) not in (1, 2) or x.shape[0] != arrays[0].shape[0]:
             raise ValueError(f"a: expected 1-D or 2-D arrays of shape (N,) or (N, D), one N, got shapes {[y.shape for y in arrays]}")
-    if rows.dtype != np.int64 or len(rows.shape) != 1:
-        raise TypeError(f"rows: expected a 1-D int64 index array, got dtype {rows.dtype} of shape {rows.shape}")
     n = arrays[0].shape[0]
-    if rows.size:
-        low, high = launch.label_range(rows)
-        if low < 0 or high >= n:
-            raise ValueError(f"rows: expected indices in [0, {n}), got values from {low} to {high}")
+    if type(rows) is np.ndarray:
+        if rows.dtype.kind not in "iu" or rows.ndim != 1:
+            raise TypeError(f"rows: expected a 1-D integer index array, got dtype {rows.dtype} of shape {rows.shape}")
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise ValueError(f"rows: expected indices in [0, {n}), got values from {rows.min()} to {rows.max()}")
+        rows = to_device(rows.astype(np.int64, copy=False))
+    else:
+        rows = _contiguous("rows", _as_device("rows", rows))
+        if rows.dtype != np.int64 or len(rows.shape) != 1:
+            raise TypeError(f"rows: expected a 1-D int64 index array, got dtype {rows.dtype} of shape {rows.shape}")
+        if rows.size:
+            low, high = launch.label_range(rows)
+            if low < 0 or high >= n:
+                raise ValueError(f"rows: expected indices in [0, {n}), got values from {low} to {high}")
 
     def gather(x):
         x = _contiguous("a", x)
@@ -217,28 +239,53 @@ def count_correct(scores, y, into=None):
     first largest counting as np.argmax does (a NaN is the largest).  The
     count stays on the device, so a whole pass of batches is read back once.
 
+    The labels are checked as the predictions are counted, with no copy to
+    the host of their own: into[1] counts those outside [0, C), and
+    :func:`correct_count` raises when it reads a nonzero one.
+
     Inputs:
     - scores: Device array of shape (N, C)
     - y: Device array of integer labels, of shape (N,), in [0, C)
-    - into: An int64 device array of shape (1,) to add the count to, or None
+    - into: An int64 device array of shape (2,) to add the counts to, or None
 
     Returns:
-    - into (or a new such array) holding the count
+    - into (or a new such array): [correct predictions, labels out of range]
     """
     (scores,) = as_float_arrays(("scores",), scores, arrays=DEVICE)
     check_ndim("scores", scores, 2, "(N, C)")
     if scores.shape[1] == 0:
         raise ValueError(f"scores: expected at least one class, got shape {scores.shape}")
-    y = as_labels(y, *scores.shape, arrays=DEVICE)
+    y = as_labels(y, *scores.shape, arrays=DEVICE, check_range=False)
     if into is None:
-        into = launch.zeros(1, np.int64)
+        into = launch.zeros(2, np.int64)
     else:
         into = _as_device("into", into)
-        if into.dtype != np.int64 or into.shape != (1,) or not into.is_c_contiguous():
-            raise TypeError(f"into: expected a contiguous int64 device array of shape (1,), got dtype {into.dtype} of shape {into.shape}")
+        if into.dtype != np.int64 or into.shape != (2,) or not into.is_c_contiguous():
+            raise TypeError(f"into: expected a contiguous int64 device array of shape (2,), got dtype {into.dtype} of shape {into.shape}")
     if scores.shape[0]:
         losses.count_correct(scores, y, into)
     return into
+
+
+def correct_count(counts):
+    """
+    The number of correct predictions in the counts of :func:`count_correct`,
+    read from the device (one copy).
+
+    Raises ValueError when the labels counted held any outside [0, C).
+    """
+    counts = _as_device("counts", counts)
+    if counts.dtype != np.int64 or counts.shape != (2,):
+        raise TypeError(f"counts: expected the int64 device array of shape (2,) from count_correct, got dtype {counts.dtype} of shape {counts.shape}")
+    correct, bad = launch.to_host(counts)
+    if bad:
+        raise ValueError(f"y: expected labels in [0, C) for scores with C classes, got {int(bad)} outside that range")
+    return int(correct)
+
+
+def release_memory():
+    """Free the device memory that fastnn.cuda's pool holds for reuse (arrays in use keep theirs)."""
+    memory.release()
 
 
 def synchronize():
@@ -332,8 +379,8 @@ def affine_backward(dout, cache):
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
     dx = gemm.gemm(dout, w, trans_b=True)
-    dw = gemm.gemm(x2, dout, trans_a=True)
-    return dx.reshape(x.shape), dw, reductions.column_sums(dout)
+    dw, db = gemm.gemm(x2, dout, trans_a=True, column_sums=True)
+    return dx.reshape(x.shape), dw, db
 
 
 def _check_out(out, like):
@@ -357,7 +404,7 @@ def _elementwise_into(out, kernel, *inputs):
     """
     flat = [a.reshape(a.size) for a in inputs]
     if any(a is not out and launch.overlaps(a, out) and not launch.same_memory(a, out) for a in inputs):
-        result = launch.cuda.device_array(out.size, out.dtype, stream=launch.stream())
+        result = launch.empty(out.size, out.dtype)
         kernel(*flat, result)
         out.reshape(out.size).copy_to_device(result, stream=launch.stream())
     else:
@@ -381,7 +428,7 @@ def relu_forward(x, out=None):
     """
     (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
     if out is None:
-        out = launch.cuda.device_array(x.shape, x.dtype)
+        out = launch.empty(x.shape, x.dtype)
         if x.size:
             elementwise.relu_forward(x.reshape(x.size), out.reshape(x.size))
         return out, x
@@ -408,7 +455,7 @@ def relu_backward(dout, cache, out=None):
     dout, x = as_float_arrays(("dout", "cache"), dout, cache, arrays=DEVICE)
     check_shape("dout", dout, x.shape, "the shape of the cached input x")
     if out is None:
-        out = launch.cuda.device_array(x.shape, x.dtype)
+        out = launch.empty(x.shape, x.dtype)
         if x.size:
             elementwise.relu_backward(dout.reshape(x.size), x.reshape(x.size), out.reshape(x.size))
         return out
@@ -456,17 +503,19 @@ def affine_relu_backward(dout, cache):
     x2 = check_affine_params(x, w, b)
     check_affine_grad(dout, x, w)
     check_shape("relu_cache", a, dout.shape, "the pre-activation of shape (N, M)")
-    db, da = reductions.column_sums(dout, a)
-    dx = gemm.gemm(da, w, trans_b=True)
-    dw = gemm.gemm(x2, da, trans_a=True)
+    # The ReLU's gradient dout * (a >= 0) is applied as the GEMMs read dout.
+    dx = gemm.gemm(dout, w, trans_b=True, mask=a, mask_operand="a")
+    dw, db = gemm.gemm(x2, dout, trans_a=True, mask=a, mask_operand="b", column_sums=True)
     return dx.reshape(x.shape), dw, db
 
 
 def _loss(kernel, x, y):
     (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
     check_scores(x)
-    y = as_labels(y, *x.shape, arrays=DEVICE)
-    loss, dx = kernel(x, y)
+    labels = as_labels(y, *x.shape, arrays=DEVICE, check_range=False)
+    loss, dx, bad = kernel(x, labels)
+    if bad:
+        as_labels(labels, *x.shape, arrays=DEVICE)  # raises, naming the first label out of range
     return np.float64(loss), dx
 
 

@@ -67,7 +67,7 @@ def _update(rule, w, dw, config, scalars):
     in_place = bool(config.get("in_place", False))
     if in_place and w is not given:
         raise ValueError("w: in_place writes into w, which must be a C-contiguous device array")
-    outputs = [w, *states] if in_place else [launch.cuda.device_array_like(a) for a in (w, *states)]
+    outputs = [w, *states] if in_place else [launch.empty_like(a) for a in (w, *states)]
     dtype = w.dtype.type
     flat = lambda arrays: [a.reshape(a.size) for a in arrays]  # noqa: E731
     kernels.update(rule, flat([w, dw, *states]), [dtype(s) for s in scalars(config)], flat(outputs))

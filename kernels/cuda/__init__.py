@@ -1,12 +1,17 @@
 """``@cuda.jit`` kernels (numba-cuda); the only package that imports numba's CUDA target.
 
 Importing it raises ImportError, saying what is missing, when numba-cuda is
-not installed or when there is neither a GPU nor the simulator
-(``NUMBA_ENABLE_CUDASIM=1``).  Only the package :mod:`fastnn.cuda` imports it.
+not installed.  It imports without a GPU, since defining a kernel compiles
+nothing: tests/test_cuda_compiles.py compiles every kernel to PTX that way
+with NVVM.  :mod:`fastnn.cuda`, the only package of the library that
+imports it, refuses to import where there is neither a GPU nor the
+simulator (``NUMBA_ENABLE_CUDASIM=1``).
 
 | file | what |
 |---|---|
-| ``launch.py`` | launch shapes, the stream kernels launch on, per-dtype kernel factories, device memory: zeros, casts, copies, row gathers |
+| ``launch.py`` | launch shapes, the stream kernels launch on, the kernel registry and per-dtype factories, device memory: zeros, casts, copies, row gathers |
+| ``memory.py`` | the pool every device array of fastnn.cuda comes from |
+| ``observe.py`` | observers of launches, host copies and driver allocations (the tests count them) |
 | ``gemm.py`` | the tiled GEMM with its bias and ReLU epilogue |
 | ``conv.py`` | convolution as an implicit GEMM, max pooling, spatial batchnorm |
 | ``reductions.py`` | block reductions in shared memory: sums, sums of squares, column sums (``db``) |
@@ -17,6 +22,9 @@ not installed or when there is neither a GPU nor the simulator
 
 Conventions
 -----------
+* Kernels are made with ``launch.kernel`` (``@cuda.jit`` plus a name in the
+  registry), never plain ``@cuda.jit``, and every array comes from the pool
+  (``launch.empty``), never ``cuda.device_array``.
 * Inputs are C-contiguous device arrays of one float dtype whose shapes the
   public API (``fastnn.cuda``) has checked.
 * Kernels are built per dtype by small factories, so shared and local
@@ -46,16 +54,8 @@ if importlib.util.find_spec("numba_cuda") is None:
 if not hasattr(np, "row_stack"):
     np.row_stack = np.vstack
 
-from numba import cuda  # noqa: E402
-
+import numba.cuda  # noqa: E402, F401  (the CUDA target, or the simulator, once for every kernel module)
 from numba.core import config as _numba_config  # noqa: E402
 
 #: True when kernels run on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
 SIMULATOR = bool(_numba_config.ENABLE_CUDASIM)
-
-if not SIMULATOR and not cuda.is_available():
-    raise ImportError(
-        "fastnn.cuda found no usable CUDA GPU (numba.cuda.is_available() is False). "
-        "To run the kernels on Numba's CUDA simulator instead, set NUMBA_ENABLE_CUDASIM=1 "
-        "before numba is first imported."
-    )

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, cast, per_dtype, stream, to_host, zeros
+from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, cast, empty, empty_like, kernel, per_dtype, stream, to_host, zeros
 from fastnn.kernels.cuda.reductions import segment_reduce
 
 
@@ -71,7 +71,7 @@ def _accumulate(a_tile, b_tile, acc, ty, tx):
 
 @per_dtype
 def _forward_kernel(nb):
-    @cuda.jit
+    @kernel
     def conv(x, w2, b, a, out, hh, ww, stride, pad, ho, wo, relu):
         """a = w2 @ B + b (per filter), out = max(a, 0) when relu; a tile of BM filters x BN pixels per block."""
         a_tile = cuda.shared.array((BK, BM), nb)
@@ -127,8 +127,8 @@ def conv_forward(x, w, b, stride, pad, ho, wo, relu):
     """
     num, c_in = x.shape[0], x.shape[1]
     f, _, hh, ww = w.shape
-    a = cuda.device_array((num, f, ho, wo), x.dtype)
-    out = cuda.device_array_like(a) if relu else a
+    a = empty((num, f, ho, wo), x.dtype)
+    out = empty_like(a) if relu else a
     if a.size == 0:
         return a, out
     w2 = w.reshape(f, c_in * hh * ww)
@@ -139,7 +139,7 @@ def conv_forward(x, w, b, stride, pad, ho, wo, relu):
 
 @per_dtype
 def _weight_grad_kernel(nb):
-    @cuda.jit
+    @kernel
     def weight_grad(dout, a, relu, x, dw2, hh, ww, stride, pad):
         """dw2 = g @ B.T, g the (masked) dout as (F, pixels): BM filters x BN columns of w per block, BK pixels a step."""
         g_tile = cuda.shared.array((BK, BM), nb)
@@ -185,7 +185,7 @@ def _weight_grad_kernel(nb):
 
 @per_dtype
 def _input_grad_kernel(nb):
-    @cuda.jit
+    @kernel
     def input_grad(dout, a, relu, w, dx, stride, pad):
         """dx[n, c, ih, iw] = sum over the outputs whose windows cover it of w * g; a thread per input."""
         f_count, _, hh, ww = w.shape
@@ -216,7 +216,7 @@ def _input_grad_kernel(nb):
 
 @per_dtype
 def _bias_grad_kernel(nb):
-    @cuda.jit
+    @kernel
     def bias_grad(dout, a, relu, db):
         """db[f] = sum over images and pixels of g, in float64; a block per filter."""
         buf = cuda.shared.array(BLOCK, float64)
@@ -252,9 +252,9 @@ def conv_backward(dout, x, w, stride, pad, a=None):
     a = a if relu else dout
     if dout.size == 0:
         return zeros(x.shape, x.dtype), zeros(w.shape, x.dtype), zeros(f, x.dtype)
-    dx = cuda.device_array(x.shape, x.dtype)
-    dw2 = cuda.device_array((f, c_in * hh * ww), x.dtype)
-    db = cuda.device_array(f, x.dtype)
+    dx = empty(x.shape, x.dtype)
+    dw2 = empty((f, c_in * hh * ww), x.dtype)
+    db = empty(f, x.dtype)
     if dw2.size:
         grid = (-(-dw2.shape[1] // BN), -(-f // BM))
         _weight_grad_kernel(x.dtype)[grid, GEMM_THREADS, stream()](dout, a, relu, x, dw2, hh, ww, stride, pad)
@@ -269,7 +269,7 @@ def conv_backward(dout, x, w, stride, pad, a=None):
 
 @per_dtype
 def _pool_forward_kernel(nb):
-    @cuda.jit
+    @kernel
     def pool_forward(x, ph, pw, stride, out, arg):
         """A thread per output: the first maximum of its window in row-major order, NaN the largest."""
         ho, wo = out.shape[2], out.shape[3]
@@ -296,8 +296,8 @@ def _pool_forward_kernel(nb):
 
 def max_pool_forward(x, ph, pw, stride, ho, wo, arg_dtype):
     """Max pooling on the GPU: out (N, C, Ho, Wo) and the window offsets ``arg`` of ``arg_dtype``."""
-    out = cuda.device_array((x.shape[0], x.shape[1], ho, wo), x.dtype)
-    arg = cuda.device_array(out.shape, arg_dtype)
+    out = empty((x.shape[0], x.shape[1], ho, wo), x.dtype)
+    arg = empty(out.shape, arg_dtype)
     if out.size:
         _pool_forward_kernel(x.dtype)[blocks(out.size), BLOCK, stream()](x, ph, pw, stride, out, arg)
     return out, arg
@@ -305,7 +305,7 @@ def max_pool_forward(x, ph, pw, stride, ho, wo, arg_dtype):
 
 @per_dtype
 def _pool_backward_kernel(nb):
-    @cuda.jit
+    @kernel
     def pool_backward(dout, arg, ph, pw, stride, dx):
         """A thread per input: the sum, in output order, of the dout entries whose window chose it."""
         ho, wo = dout.shape[2], dout.shape[3]
@@ -327,7 +327,7 @@ def _pool_backward_kernel(nb):
     return pool_backward
 
 
-@cuda.jit
+@kernel
 def _count_outside(arg, window, count):
     for i in range(cuda.grid(1), arg.size, cuda.gridsize(1)):
         if arg[i] >= window:
@@ -336,7 +336,7 @@ def _count_outside(arg, window, count):
 
 def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
     """dx of ``x_shape``, and how many ``arg`` entries named no input of their window (0 unless forged)."""
-    dx = cuda.device_array(x_shape, dout.dtype)
+    dx = empty(x_shape, dout.dtype)
     count = zeros(1, np.int64)
     if arg.size:
         _count_outside[blocks(arg.size), BLOCK, stream()](arg.reshape(arg.size), ph * pw, count)
@@ -350,7 +350,7 @@ def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
 
 @per_dtype
 def _channel_stats_kernel(nb):
-    @cuda.jit
+    @kernel
     def channel_stats(x, eps, train, momentum, running_mean, running_var, mean, inv_std):
         """A block per channel: mean and 1 / sqrt(var + eps) in float64 (batch or running), and the running update."""
         buf = cuda.shared.array(BLOCK, float64)
@@ -390,7 +390,7 @@ def _channel_stats_kernel(nb):
 
 @per_dtype
 def _normalize_kernel(nb):
-    @cuda.jit
+    @kernel
     def normalize(x, mean, inv_std, gamma, beta, xhat, out, affine):
         """xhat, and out = gamma * xhat + beta per channel where affine (otherwise out, gamma and beta are unused)."""
         channels, plane = x.shape[1], x.shape[2]
@@ -418,9 +418,9 @@ def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running
     inv_std : float64 device array, shape (C,)
     """
     c = x3.shape[1]
-    mean, inv_std = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
+    mean, inv_std = empty(c, np.float64), empty(c, np.float64)
     _channel_stats_kernel(x3.dtype)[c, BLOCK, stream()](x3, eps, train, momentum, running_mean, running_var, mean, inv_std)
-    xhat, out = cuda.device_array_like(x3), cuda.device_array_like(x3)
+    xhat, out = empty_like(x3), empty_like(x3)
     if x3.size:
         _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK, stream()](x3, mean, inv_std, gamma, beta, xhat, out, True)
     return out, xhat, inv_std
@@ -432,11 +432,11 @@ def rows_normalised(x3, eps):
     channel (layer and group normalisation), and inv_std (R,) in float64.
     """
     r = x3.shape[1]
-    mean, inv_std = cuda.device_array(r, np.float64), cuda.device_array(r, np.float64)
+    mean, inv_std = empty(r, np.float64), empty(r, np.float64)
     # Batch statistics; the running averages the kernel then updates are scratch.
     scratch = zeros(2 * r, x3.dtype)
     _channel_stats_kernel(x3.dtype)[r, BLOCK, stream()](x3, eps, True, 0.0, scratch[:r], scratch[r:], mean, inv_std)
-    xhat = cuda.device_array_like(x3)
+    xhat = empty_like(x3)
     if x3.size:
         _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK, stream()](x3, mean, inv_std, mean, mean, xhat, xhat, False)
     return xhat, inv_std
@@ -444,7 +444,7 @@ def rows_normalised(x3, eps):
 
 @per_dtype
 def _channel_grad_sums_kernel(nb):
-    @cuda.jit
+    @kernel
     def channel_grad_sums(dout, xhat, sum_g, sum_gh):
         """A block per channel: sum(dout) and sum(dout * xhat) in float64."""
         buf = cuda.shared.array(BLOCK, float64)
@@ -474,7 +474,7 @@ def _channel_grad_sums_kernel(nb):
 
 @per_dtype
 def _spatial_dx_kernel(nb):
-    @cuda.jit
+    @kernel
     def spatial_dx(dout, xhat, gamma, inv_std, sum_g, sum_gh, train, dx):
         num, channels, plane = dout.shape
         count = num * plane
@@ -498,7 +498,7 @@ def _spatial_dx_kernel(nb):
 def channel_grad_sums(dout3, xhat3):
     """sum(dout3 * xhat3) and sum(dout3) per channel of (N, C, P) arrays (dgamma, dbeta), in their dtype."""
     c = dout3.shape[1]
-    sum_g, sum_gh = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
+    sum_g, sum_gh = empty(c, np.float64), empty(c, np.float64)
     _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh)
     return cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)
 
@@ -506,9 +506,9 @@ def channel_grad_sums(dout3, xhat3):
 def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
     """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation, on the GPU."""
     c = dout3.shape[1]
-    sum_g, sum_gh = cuda.device_array(c, np.float64), cuda.device_array(c, np.float64)
+    sum_g, sum_gh = empty(c, np.float64), empty(c, np.float64)
     _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh)
-    dx = cuda.device_array_like(dout3)
+    dx = empty_like(dout3)
     if dout3.size:
         _spatial_dx_kernel(dout3.dtype)[blocks(dout3.size), BLOCK, stream()](dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
     return dx, cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)

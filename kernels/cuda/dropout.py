@@ -18,8 +18,9 @@ same mask gives the same bits.
 import numpy as np
 from numba import cuda, float64, uint64
 
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream
-from fastnn.rng import PHILOX_MULTIPLIERS, PHILOX_KEY_STEPS, WORD_MASK
+from fastnn.kernels.cuda.launch import BLOCK, blocks, empty, empty_like, kernel, per_dtype, stream
+
+from fastnn.rng import PHILOX_KEY_STEPS, PHILOX_MULTIPLIERS, WORD_MASK
 
 _M0, _M1 = np.uint64(PHILOX_MULTIPLIERS[0]), np.uint64(PHILOX_MULTIPLIERS[1])
 _W0, _W1 = np.uint64(PHILOX_KEY_STEPS[0]), np.uint64(PHILOX_KEY_STEPS[1])
@@ -47,7 +48,7 @@ def _kernels(nb):
             mask[k] = kept
             out[k] = nb(float64(x[k]) * (scale if kept else 0.0))
 
-    @cuda.jit
+    @kernel
     def forward(x, out, mask, p, scale, k0, k1):
         zero = uint64(0)
         for q in range(cuda.grid(1), (x.size + 3) // 4, cuda.gridsize(1)):
@@ -58,7 +59,7 @@ def _kernels(nb):
             keep(x, out, mask, 4 * q + 2, w2, p, scale)
             keep(x, out, mask, 4 * q + 3, w3, p, scale)
 
-    @cuda.jit
+    @kernel
     def backward(dout, mask, scale, dx):
         for k in range(cuda.grid(1), dout.size, cuda.gridsize(1)):
             dx[k] = nb(float64(dout[k]) * (scale if mask[k] else 0.0))
@@ -72,7 +73,7 @@ def dropout_forward(x, p, key):
     inverted dropout with keep probability p, the mask drawn under ``key``
     (two 32-bit words); x is C-contiguous.
     """
-    out, mask = cuda.device_array_like(x), cuda.device_array(x.shape, np.bool_)
+    out, mask = empty_like(x), empty(x.shape, np.bool_)
     if x.size:
         flat = (x.reshape(x.size), out.reshape(x.size), mask.reshape(x.size))
         launch = blocks(-(-x.size // 4))
@@ -82,7 +83,7 @@ def dropout_forward(x, p, key):
 
 def dropout_backward(dout, mask, p):
     """``dout * mask / p`` in float64, rounded to dout's dtype: a new device array."""
-    dx = cuda.device_array_like(dout)
+    dx = empty_like(dout)
     if dout.size:
         _kernels(dout.dtype)[1][blocks(dout.size), BLOCK, stream()](dout.reshape(dout.size), mask.reshape(mask.size), 1.0 / p, dx.reshape(dx.size))
     return dx

@@ -2,18 +2,19 @@
 
 from numba import cuda
 
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream
+from fastnn.kernels.cuda.launch import BLOCK, blocks, empty_like, kernel, per_dtype, stream
+
 
 @per_dtype
 def _relu_kernels(nb):
-    @cuda.jit
+    @kernel
     def forward(x, out):
         zero = nb(0)
         for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
             v = x[i]
             out[i] = v if not v <= zero else zero
 
-    @cuda.jit
+    @kernel
     def backward(dout, x, dx):
         zero = nb(0)
         for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
@@ -36,18 +37,18 @@ def relu_backward(dout, x, dx):
 def _channel_kernels(nb):
     # Flat arrays of layout (rows, channels, plane); gamma and beta hold one
     # value per channel (a feature of an (N, D) array is a channel of plane 1).
-    @cuda.jit
+    @kernel
     def scale_shift(a, gamma, beta, out, channels, plane):
         for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
             c = (k // plane) % channels
             out[k] = gamma[c] * a[k] + beta[c]
 
-    @cuda.jit
+    @kernel
     def scale(a, gamma, out, channels, plane):
         for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
             out[k] = a[k] * gamma[(k // plane) % channels]
 
-    @cuda.jit
+    @kernel
     def grad_products(dout, gamma, xhat, g, p, channels, plane):
         for k in range(cuda.grid(1), dout.size, cuda.gridsize(1)):
             v = dout[k]
@@ -65,28 +66,28 @@ def _launch(kernel, first, *args):
 
 def scale_shift_channels(a, gamma, beta, channels, plane):
     """``gamma * a + beta``, gamma and beta per channel of a's (rows, channels, plane) layout: a new device array."""
-    out = cuda.device_array_like(a)
+    out = empty_like(a)
     _launch(_channel_kernels(a.dtype)[0], a, a, gamma, beta, out, channels, plane)
     return out
 
 
 def scale_channels(a, gamma, channels, plane):
     """``a * gamma``, gamma per channel of a's (rows, channels, plane) layout: a new device array."""
-    out = cuda.device_array_like(a)
+    out = empty_like(a)
     _launch(_channel_kernels(a.dtype)[1], a, a, gamma, out, channels, plane)
     return out
 
 
 def grad_products(dout, gamma, xhat, channels, plane):
     """``dout * gamma`` (gamma per channel) and ``dout * xhat``: two new device arrays."""
-    g, p = cuda.device_array_like(dout), cuda.device_array_like(dout)
+    g, p = empty_like(dout), empty_like(dout)
     _launch(_channel_kernels(dout.dtype)[2], dout, dout, gamma, xhat, g, p, channels, plane)
     return g, p
 
 
 @per_dtype
 def _sgd_kernel(nb):
-    @cuda.jit
+    @kernel
     def sgd(w, dw, lr):
         for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
             w[i] -= lr * dw[i]
@@ -101,7 +102,7 @@ def sgd_update(w, dw, lr):
 
 @per_dtype
 def _add_scaled_kernel(nb):
-    @cuda.jit
+    @kernel
     def add_scaled(y, x, alpha):
         for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
             y[i] += alpha * x[i]

@@ -1,13 +1,24 @@
-"""Launch shapes, the stream kernels launch on, per-dtype kernel factories and device memory helpers."""
+"""Launch shapes, the stream kernels launch on, the kernel registry, per-dtype kernel factories and device memory helpers.
+
+Every kernel is made by :func:`kernel` (``@cuda.jit`` and a name in
+:data:`KERNELS`), and a per-dtype factory by :func:`per_dtype`; so
+:func:`all_kernels` can build every kernel for every dtype it is made for,
+and the compile test (tests/test_cuda_compiles.py) can compile each with
+NVVM for every signature it was launched with, on a machine without a GPU.
+"""
 
 import contextlib
+import functools
+import importlib
 import threading
 
 import numpy as np
+from fastnn.kernels.cuda import SIMULATOR, memory
+from fastnn.kernels.cuda.observe import OBSERVERS, notify
 from numba import cuda, float32, float64, int64
+from numba.core.typing.typeof import Purpose, typeof
 
 from fastnn import config
-from fastnn.kernels.cuda import SIMULATOR
 
 # int64 too: labels of any integer dtype are cast to it.
 _NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np.int64): int64}
@@ -15,9 +26,9 @@ _NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np
 _DEVICE_ARRAY = cuda.devicearray.FakeCUDAArray if SIMULATOR else cuda.devicearray.DeviceNDArray
 
 if SIMULATOR:
-    from numba.cuda.simulator.api import stream as STREAM
+    pass
 else:
-    from numba.cuda.cudadrv.driver import Stream as STREAM
+    pass
 
 
 def as_device_array(value):
@@ -54,12 +65,22 @@ def on_stream(s):
 
 def to_host(a):
     """A device array copied to a NumPy array once the work queued on the current stream before it is done."""
+    notify("copied_to_host", a)
     s = stream()
     if s == 0:
         return a.copy_to_host()
     host = a.copy_to_host(stream=s)
     s.synchronize()
     return host
+
+
+def to_device(host):
+    """A C-contiguous NumPy array copied into a new device array from the pool, on the current stream."""
+    out = empty(host.shape, host.dtype)
+    if host.size:
+        notify("copied_to_device", host.nbytes)
+        out.copy_to_device(host, stream=stream())
+    return out
 
 
 def _extent(a):
@@ -96,21 +117,100 @@ def blocks(n, threads=BLOCK):
     return max(1, min(config.CUDA_MAX_BLOCKS, -(-n // threads)))
 
 
-def per_dtype(factory):
+#: Every kernel made so far, by name: ``module.qualname``, and ``[dtype]``
+#: for one made by a per-dtype factory.
+KERNELS = {}
+
+#: Every per-dtype factory, with the dtypes it is made for.
+FACTORIES = []
+
+_building = threading.local()
+
+#: The modules that define kernels (all_kernels imports them).
+KERNEL_MODULES = ("launch", "gemm", "conv", "reductions", "elementwise", "dropout", "optim", "losses")
+
+
+class Kernel:
+    """A ``@cuda.jit`` kernel, launched as ``kernel[grid, block, stream](*args)``, that observers see launch."""
+
+    __slots__ = ("py_func", "dispatcher", "name")
+
+    def __init__(self, py_func):
+        self.py_func = py_func
+        self.dispatcher = cuda.jit(py_func)
+        dtype = getattr(_building, "dtype", None)
+        self.name = f"{py_func.__module__}.{py_func.__qualname__}" + (f"[{dtype}]" if dtype is not None else "")
+        KERNELS[self.name] = self
+
+    def __getitem__(self, launch_config):
+        launcher = self.dispatcher[launch_config]
+        if not OBSERVERS:
+            return launcher
+        return functools.partial(self._observed, launch_config, launcher)
+
+    def _observed(self, launch_config, launcher, *args):
+        notify("launched", self, launch_config, args)
+        return launcher(*args)
+
+    def __repr__(self):
+        return f"Kernel({self.name})"
+
+
+def kernel(py_func):
+    """``@cuda.jit`` for a kernel, registered in KERNELS (device functions stay plain ``@cuda.jit(device=True)``)."""
+    return Kernel(py_func)
+
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def per_dtype(factory=None, dtypes=FLOATS):
+    """A factory of kernels for one dtype (given the Numba type), memoised per dtype; the kernels are named with it."""
+    if factory is None:
+        return functools.partial(per_dtype, dtypes=tuple(np.dtype(d) for d in dtypes))
     kernels = {}
 
     def get(dtype):
         dtype = np.dtype(dtype)
         if dtype not in kernels:
-            kernels[dtype] = factory(_NB[dtype])
+            _building.dtype = dtype
+            try:
+                kernels[dtype] = factory(_NB[dtype])
+            finally:
+                _building.dtype = None
         return kernels[dtype]
 
+    FACTORIES.append((get, dtypes))
     return get
 
 
-@per_dtype
+def all_kernels():
+    """Every kernel of fastnn, built for every dtype its factory is made for: KERNELS, complete."""
+    for name in KERNEL_MODULES:
+        importlib.import_module(f"fastnn.kernels.cuda.{name}")
+    for get, dtypes in FACTORIES:
+        for dtype in dtypes:
+            get(dtype)
+    return dict(KERNELS)
+
+
+def signature(args):
+    """The Numba types a real GPU's dispatcher gives launch arguments: device arrays by dtype, ndim and layout, scalars as values."""
+    return tuple(a._numba_type_ if hasattr(a, "_numba_type_") else typeof(a, Purpose.argument) for a in args)
+
+
+def empty(shape, dtype):
+    """An uninitialised device array from the pool, for the current stream (kernels/cuda/memory.py)."""
+    return memory.empty(shape, dtype, stream())
+
+
+def empty_like(a):
+    return memory.empty(a.shape, a.dtype, stream())
+
+
+@per_dtype(dtypes=(np.float32, np.float64, np.int64))
 def _fill_kernel(nb):
-    @cuda.jit
+    @kernel
     def fill(out, value):
         for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
             out[i] = value
@@ -120,7 +220,7 @@ def _fill_kernel(nb):
 
 def full(shape, dtype, value):
     """A device array filled with ``value``."""
-    out = cuda.device_array(shape, dtype)
+    out = empty(shape, dtype)
     flat = out.reshape(out.size) if out.ndim != 1 else out
     if out.size:
         _fill_kernel(dtype)[blocks(out.size), BLOCK, stream()](flat, value)
@@ -132,9 +232,9 @@ def zeros(shape, dtype):
     return full(shape, dtype, 0)
 
 
-@per_dtype
+@per_dtype(dtypes=(np.float32, np.float64, np.int64))
 def _cast_kernel(nb):
-    @cuda.jit
+    @kernel
     def cast(src, dst):
         for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
             dst[i] = nb(src[i])
@@ -144,7 +244,7 @@ def _cast_kernel(nb):
 
 def cast(src, dtype):
     """A contiguous copy of the flat device array ``src`` in ``dtype``."""
-    dst = cuda.device_array(src.size, dtype)
+    dst = empty(src.size, dtype)
     if src.size:
         _cast_kernel(dtype)[blocks(src.size), BLOCK, stream()](src, dst)
     return dst
@@ -152,7 +252,7 @@ def cast(src, dtype):
 
 def contiguous(a):
     """A C-contiguous copy of a strided 1-D or 2-D device array."""
-    dst = cuda.device_array(a.shape, a.dtype)
+    dst = empty(a.shape, a.dtype)
     if a.ndim == 1:
         _copy_1d[blocks(a.shape[0]), BLOCK, stream()](a, dst)
     else:
@@ -161,20 +261,20 @@ def contiguous(a):
     return dst
 
 
-@cuda.jit
+@kernel
 def _copy_1d(src, dst):
     for i in range(cuda.grid(1), src.size, cuda.gridsize(1)):
         dst[i] = src[i]
 
 
-@cuda.jit
+@kernel
 def _copy_2d(src, dst):
     i, j = cuda.grid(2)
     if i < src.shape[0] and j < src.shape[1]:
         dst[i, j] = src[i, j]
 
 
-@cuda.jit
+@kernel
 def _label_range(y, out):
     for i in range(cuda.grid(1), y.size, cuda.gridsize(1)):
         cuda.atomic.min(out, 0, y[i])
@@ -183,13 +283,13 @@ def _label_range(y, out):
 
 def label_range(y):
     """Smallest and largest label of the device vector y, as Python ints."""
-    out = cuda.to_device(np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], np.int64))
+    out = to_device(np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], np.int64))
     _label_range[blocks(y.size), BLOCK, stream()](y, out)
     low, high = to_host(out)
     return int(low), int(high)
 
 
-@cuda.jit
+@kernel
 def _gather_rows(src, rows, dst):
     i, j = cuda.grid(2)
     if i < rows.size and j < src.shape[1]:
@@ -198,7 +298,7 @@ def _gather_rows(src, rows, dst):
 
 def gather_rows(src, rows):
     """``src[rows]`` for a 2-D device array and a device vector of row indices."""
-    dst = cuda.device_array((rows.size, src.shape[1]), src.dtype)
+    dst = empty((rows.size, src.shape[1]), src.dtype)
     grid = (-(-rows.size // 16) or 1, -(-src.shape[1] // 16) or 1)
     _gather_rows[grid, (16, 16), stream()](src, rows, dst)
     return dst

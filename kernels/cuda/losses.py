@@ -1,6 +1,10 @@
 """Softmax and hinge losses with their gradients: one row per warp (small C) or per block.
 
-Row losses are written in float64 and summed on the device.
+Row losses are written in float64, then one block sums them in a fixed
+order and counts the labels outside [0, C), so a call is two launches and
+one copy to the host, of those two numbers: the label check costs no round
+trip of its own.  A row whose label is out of range reads no score by it;
+the caller raises once it sees the count.
 """
 
 import math
@@ -8,12 +12,13 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from fastnn.kernels.cuda.launch import BLOCK, VALS, WARP_ROW_MAX_C, blocks, per_dtype, stream, to_host, zeros
-from fastnn.kernels.cuda.reductions import segment_reduce, sum_kernel
+from fastnn.kernels.cuda.launch import BLOCK, VALS, WARP_ROW_MAX_C, blocks, empty, kernel, per_dtype, stream, to_host
+from fastnn.kernels.cuda.reductions import segment_reduce
+
 
 @per_dtype
 def _softmax_kernel(nb):
-    @cuda.jit
+    @kernel
     def softmax(x, y, dx, row_loss, scale, width):
         """One row per ``width`` threads (a warp for small C, the block beyond).
 
@@ -71,14 +76,14 @@ def _softmax_kernel(nb):
                             g -= scale
                         dx[i, j] = g
                 if lane == 0:
-                    row_loss[i] = math.log(float64(s)) - float64(x[i, label] - m)
+                    row_loss[i] = math.log(float64(s)) - float64(x[i, label] - m) if 0 <= label < c else 0.0
 
     return softmax
 
 
 @per_dtype
 def _svm_kernel(nb):
-    @cuda.jit
+    @kernel
     def svm(x, y, dx, row_loss, scale, width):
         """Hinge loss, margin 1: one row per ``width`` threads."""
         buf = cuda.shared.array(BLOCK, nb)
@@ -96,7 +101,7 @@ def _svm_kernel(nb):
             count = zero
             if live:
                 label = y[i]
-                target = x[i, label]
+                target = x[i, label] if 0 <= label < c else zero
                 for j in range(lane, c, width):
                     margin = x[i, j] - target + one
                     other = j != label
@@ -118,7 +123,9 @@ def _svm_kernel(nb):
             cuda.syncthreads()
             segment_reduce(buf, lane, width, base, False)
             if live and lane == 0:
-                dx[i, y[i]] = -count * scale
+                label = y[i]
+                if 0 <= label < c:
+                    dx[i, label] = -count * scale
                 row_loss[i] = float64(buf[base])
             cuda.syncthreads()
 
@@ -129,16 +136,41 @@ def _row_width(c):
     return 32 if c <= WARP_ROW_MAX_C else BLOCK
 
 
-def _row_loss(kernel, x, y):
+@kernel
+def _finish(row_loss, y, c, result):
+    """One block: result[0] = the sum of row_loss, result[1] = how many labels y holds outside [0, c)."""
+    buf = cuda.shared.array(BLOCK, float64)
+    t = cuda.threadIdx.x
+    total = 0.0
+    bad = 0.0
+    for i in range(t, row_loss.size, BLOCK):
+        total += row_loss[i]
+        if y[i] < 0 or y[i] >= c:
+            bad += 1.0
+    buf[t] = total
+    cuda.syncthreads()
+    segment_reduce(buf, t, BLOCK, 0, False)
+    if t == 0:
+        result[0] = buf[0]
+    cuda.syncthreads()
+    buf[t] = bad
+    cuda.syncthreads()
+    segment_reduce(buf, t, BLOCK, 0, False)
+    if t == 0:
+        result[1] = buf[0]
+
+
+def _row_loss(factory, x, y):
     n, c = x.shape
-    dx = cuda.device_array(x.shape, x.dtype)
-    row_loss = cuda.device_array(n, np.float64)
+    dx = empty(x.shape, x.dtype)
+    row_loss = empty(n, np.float64)
     width = _row_width(c)
     rows_per_block = BLOCK // width
-    kernel(x.dtype)[blocks(n, rows_per_block), BLOCK, stream()](x, y, dx, row_loss, x.dtype.type(1.0 / n), width)
-    total = zeros(1, np.float64)
-    sum_kernel[blocks(n), BLOCK, stream()](row_loss, total, False)
-    return float(to_host(total)[0]) / n, dx
+    factory(x.dtype)[blocks(n, rows_per_block), BLOCK, stream()](x, y, dx, row_loss, x.dtype.type(1.0 / n), width)
+    result = empty(2, np.float64)
+    _finish[1, BLOCK, stream()](row_loss, y, c, result)
+    total, bad = to_host(result)
+    return total / n, dx, int(bad)
 
 
 def softmax_loss(x, y):
@@ -153,8 +185,10 @@ def softmax_loss(x, y):
     Returns
     -------
     loss : float
-        Mean loss, reduced on the device in float64.
+        Mean loss, reduced on the device in float64 (meaningless when bad > 0).
     dx : device array, shape (N, C)
+    bad : int
+        How many labels are outside [0, C).
     """
     return _row_loss(_softmax_kernel, x, y)
 
@@ -168,7 +202,7 @@ def svm_loss(x, y):
     return _row_loss(_svm_kernel, x, y)
 
 
-@cuda.jit
+@kernel
 def _count_correct_kernel(scores, y, count):
     n, c = scores.shape
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
@@ -182,8 +216,10 @@ def _count_correct_kernel(scores, y, count):
                 arg = j
         if arg == y[i]:
             cuda.atomic.add(count, 0, 1)
+        elif y[i] < 0 or y[i] >= c:
+            cuda.atomic.add(count, 1, 1)
 
 
 def count_correct(scores, y, count):
-    """count[0] += the rows of scores (N, C) whose np.argmax equals y (N,) (int64 device arrays)."""
+    """count[0] += the rows of scores (N, C) whose np.argmax equals y (N,), count[1] += the labels outside [0, C) (int64 device arrays)."""
     _count_correct_kernel[blocks(scores.shape[0]), BLOCK, stream()](scores, y, count)

@@ -9,26 +9,25 @@ the scalars converted to it by the caller.
 
 import math
 
+from fastnn.kernels.cuda.launch import BLOCK, blocks, kernel, per_dtype, stream
 from numba import cuda
-
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream
 
 
 @per_dtype
 def _kernels(nb):
-    @cuda.jit
+    @kernel
     def sgd(w, dw, lr, w_out):
         for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
             w_out[i] = w[i] - lr * dw[i]
 
-    @cuda.jit
+    @kernel
     def sgd_momentum(w, dw, velocity, lr, momentum, w_out, v_out):
         for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
             v = momentum * velocity[i] - lr * dw[i]
             v_out[i] = v
             w_out[i] = w[i] + v
 
-    @cuda.jit
+    @kernel
     def rmsprop(w, dw, cache, lr, decay_rate, epsilon, w_out, c_out):
         one = nb(1)
         for i in range(cuda.grid(1), w.size, cuda.gridsize(1)):
@@ -39,7 +38,7 @@ def _kernels(nb):
             # correctly rounded float32 root: np.sqrt's, as on the CPU.
             w_out[i] = w[i] - lr * g / (nb(math.sqrt(c)) + epsilon)
 
-    @cuda.jit
+    @kernel
     def adam(w, dw, m, v, lr, beta1, beta2, epsilon, correction1, correction2, w_out, m_out, v_out):
         one = nb(1)
         inv1 = one / correction1

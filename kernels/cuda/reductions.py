@@ -1,9 +1,10 @@
-"""Block reductions in shared memory: sums (of squares), and the column sums of the affine backward (``db``)."""
+"""Block reductions in shared memory: sums (of squares), and column sums (layer normalisation's dgamma and dbeta)."""
 
 import numpy as np
 from numba import cuda, float64
 
-from fastnn.kernels.cuda.launch import BLOCK, blocks, per_dtype, stream, to_host, zeros
+from fastnn.kernels.cuda.launch import BLOCK, blocks, kernel, per_dtype, stream, to_host, zeros
+
 
 def segment_reduce(buf, lane, width, base, op_max):
     """Reduce buf[base : base + width] into buf[base] (width a power of two).
@@ -26,7 +27,7 @@ def segment_reduce(buf, lane, width, base, op_max):
 segment_reduce = cuda.jit(device=True)(segment_reduce)
 
 
-@cuda.jit
+@kernel
 def sum_kernel(values, out, squares):
     """out[0] += the float64 sum of values (of their squares when squares is set)."""
     buf = cuda.shared.array(BLOCK, float64)
@@ -44,45 +45,31 @@ def sum_kernel(values, out, squares):
 
 @per_dtype
 def _colsum_kernel(nb):
-    @cuda.jit
-    def colsum(dout, a, da, db, rows_per_thread, masked):
-        """db += column sums of dout (masked by a >= 0 and written to da when masked)."""
+    @kernel
+    def colsum(dout, db, rows_per_thread):
+        """db += column sums of dout, each thread summing its column over rows_per_thread rows."""
         j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
         n, m = dout.shape
         if j >= m:
             return
         start = cuda.blockIdx.y * rows_per_thread
         stop = min(n, start + rows_per_thread)
-        zero = nb(0)
-        total = zero
+        total = nb(0)
         for i in range(start, stop):
-            g = dout[i, j]
-            if masked:
-                g = g if a[i, j] >= zero else zero
-                da[i, j] = g
-            total += g
+            total += dout[i, j]
         cuda.atomic.add(db, j, total)
 
     return colsum
 
 
-def column_sums(dout, a=None):
-    """
-    Column sums of ``dout``, or of ``dout * (a >= 0)`` when ``a`` is given.
-
-    Returns
-    -------
-    db : device array, shape (M,)
-    da : device array, shape (N, M)
-        The masked gradient, only when ``a`` is given.
-    """
+def column_sums(dout):
+    """The column sums of the 2-D device array ``dout`` (N, M): a device array of shape (M,)."""
     n, m = dout.shape
     db = zeros(m, dout.dtype)
-    da = cuda.device_array(dout.shape, dout.dtype) if a is not None else dout
     rows = BLOCK
     grid = (-(-m // BLOCK) or 1, -(-n // rows) or 1)
-    _colsum_kernel(dout.dtype)[grid, BLOCK, stream()](dout, a if a is not None else dout, da, db, rows, a is not None)
-    return (db, da) if a is not None else db
+    _colsum_kernel(dout.dtype)[grid, BLOCK, stream()](dout, db, rows)
+    return db
 
 
 def sum_of_squares(a):
