@@ -397,3 +397,24 @@ def test_gpu_bench_hands_pytorch_the_arrays_and_dout():
             size = entry.sizes["cuda"][-2 if entry.name == "batchnorm" else -1]
             rows = bench_cuda._layer_rows(G, entry, size, HostTorch(), repeats=1)
             assert "torch" in rows[0][2], entry.name
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("stride, pad", [(1, 1), (2, 1), (1, 0)])
+def test_conv_dx_spreads_a_non_finite_weight_only_where_the_reference_does(bad, stride, pad):
+    # dx is an implicit GEMM over every (filter, tap): a tap that reaches an
+    # input from no output must add nothing, not w * 0, which is NaN for an inf or NaN w.
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 2, 5, 5))
+    w = rng.standard_normal((3, 2, 3, 3))
+    w[1, 0, 0, 0] = bad
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = R.conv_forward_naive(x, w, np.zeros(3), conv_param)
+    dout = rng.standard_normal(out.shape)
+    want = R.conv_backward_naive(dout, cache)[0]
+    _, gpu_cache = G.conv_forward_naive(D(x), D(w), D(np.zeros(3)), conv_param)
+    got = host(G.conv_backward_naive(D(dout), gpu_cache)[0])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)

@@ -302,7 +302,7 @@ def test_every_kernel_launches_on_the_callers_stream():
     with observe(Streams()):
         assert run() == run(stream=s)
     half = len(streams) // 2
-    assert half > 20 and streams[:half] == [0] * half
+    assert half >= 20 and streams[:half] == [0] * half  # 20 launches a run since the losses and affine backward were fused
     assert all(st is s for st in streams[half:])
     with pytest.raises(TypeError, match="stream: expected a Numba stream, a torch.cuda.Stream, a CuPy stream"):
         G.relu_forward(x, stream="default")

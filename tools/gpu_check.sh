@@ -21,7 +21,7 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | tail -2
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/device.txt"
 python3 -c "import numpy, numba, numba_cuda; print('numpy', numpy.__version__, 'numba', numba.__version__, 'numba-cuda', numba_cuda.__version__)" | tee -a "$out/device.txt"
 
-python3 -m pytest -q tests/test_cuda.py tests/test_cuda_training.py tests/test_cuda_model.py tests/test_catalog.py tests/test_torch.py 2>&1 | tee "$out/cuda_tests.txt"
+python3 -m pytest -q tests/test_cuda.py tests/test_cuda_training.py tests/test_cuda_model.py tests/test_cuda_budget.py tests/test_catalog.py tests/test_torch.py tests/test_cuda_compiles.py 2>&1 | tee "$out/cuda_tests.txt"
 python3 -m fastnn bench --backend cuda --repeats 7 2>&1 | tee "$out/gpu_bench.txt"
 python3 -m fastnn train --seed-recipe --backend cuda --compare --iters 2000 --dtype float32 --no-progress 2>&1 | tee "$out/gpu_train.txt"
 python3 -m fastnn train --backend cuda --no-progress --metrics "$out/gpu_recipe.json" 2>&1 | tee "$out/gpu_recipe.txt"

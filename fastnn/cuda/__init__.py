@@ -719,7 +719,7 @@ def _batchnorm3(x3, gamma, beta, bn_param, mode, meaning):
     )
     if mode == "train":
         bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
-    return out, xhat, launch.cast(inv_std, x3.dtype)
+    return out, xhat, inv_std
 
 
 def _norm_grad_arrays(dout, xhat, gamma, inv_std):
@@ -807,7 +807,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     n, d = x.shape
     xhat, inv_std = conv.rows_normalised(x.reshape(1, n, d), eps)
     xhat = xhat.reshape(n, d)
-    return elementwise.scale_shift_channels(xhat, gamma, beta, d, 1), (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, 1))
+    return elementwise.scale_shift_channels(xhat, gamma, beta, d, 1), (xhat, gamma, inv_std.reshape(n, 1))
 
 
 def layernorm_backward(dout, cache):
@@ -905,7 +905,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     xhat, inv_std = conv.rows_normalised(x.reshape(1, n * G, (c // G) * h * w), check_eps("gn_param", gn_param))
     xhat = xhat.reshape(x.shape)
     out = elementwise.scale_shift_channels(xhat, gamma.reshape(c), beta.reshape(c), c, h * w)
-    return out, (xhat, gamma, launch.cast(inv_std, x.dtype).reshape(n, G), G)
+    return out, (xhat, gamma, inv_std.reshape(n, G), G)
 
 
 def spatial_groupnorm_backward(dout, cache):

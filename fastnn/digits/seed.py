@@ -126,26 +126,27 @@ def cuda_steps():
             device_data.update(
                 split=split,
                 X=G.to_device(split.X_train),
-                y=G.to_device(split.y_train.astype(np.int64).reshape(-1, 1)),
+                y=G.to_device(split.y_train.astype(np.int64)),
                 Xt=G.to_device(split.X_test),
                 yt=G.to_device(split.y_test.astype(np.int64)),
             )
         d = device_data
         W = {name: G.to_device(value) for name, value in params.items()}
-        rows = G.to_device(np.ascontiguousarray(batches, dtype=np.int64))
+        # Host row indices: checked on the host and uploaded with each batch,
+        # where device ones would cost a copy back of their range every step.
+        rows = np.ascontiguousarray(batches, dtype=np.int64)
 
         def update(name, grad):
             G.sgd_update(W[name], grad, lr)
 
         train_loss = test_loss = float("nan")
         for k in range(len(batches)):
-            X = G.take_rows(d["X"], rows[k])
-            y = G.take_rows(d["y"], rows[k]).reshape(len(batches[k]))
+            X, y = G.take_rows((d["X"], d["y"]), rows[k])
             train_loss = seed_step(G, W, X, y, update)
             if (first_step + k) % eval_every == 0:
                 test_loss = seed_test_loss(G, W, d["Xt"], d["yt"])
         for name, value in W.items():
-            params[name][...] = value.copy_to_host()
+            params[name][...] = G.to_host(value)
         return train_loss, test_loss
 
     return steps

@@ -10,8 +10,9 @@ output pixel, which is never stored: each block gathers its BK x BN slice of
 it from x into shared memory (zero where the window hangs over the padding),
 and the bias and ReLU are applied in the epilogue as the tile is written
 out.  The weight gradient is the same tiling over ``g @ B.T``, reducing over
-the pixels; the input gradient gathers, for each input, the outputs whose
-windows cover it; db is a block reduction per filter.  Max pooling keeps
+the pixels; the input gradient too is that tiling, a transposed convolution
+(W as (C, F*HH*WW) times the gradient gathered per tap and input pixel);
+db is a block reduction per filter.  Max pooling keeps
 the CPU's rule (first maximum in row-major window order, NaN the largest)
 and the same window offsets, and its backward gathers too, so no atomics
 and no ordering differences: each input's gradient is summed over its
@@ -21,9 +22,9 @@ windows in output order, as on the CPU.
 import math
 
 import numpy as np
-from numba import cuda, float64
+from numba import cuda, float64, uint8
 
-from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, cast, empty, empty_like, kernel, per_dtype, stream, to_host, zeros
+from fastnn.kernels.cuda.launch import BK, BLOCK, BM, BN, GEMM_THREADS, TM, TN, blocks, empty, empty_like, kernel, per_dtype, stream, to_host, zeros
 from fastnn.kernels.cuda.reductions import segment_reduce
 
 
@@ -183,33 +184,104 @@ def _weight_grad_kernel(nb):
     return weight_grad
 
 
+@cuda.jit(device=True)
+def _accumulate_taps(a_tile, b_tile, taps, acc, ty, tx):
+    """_accumulate over the entries of b_tile that taps marks real: a*0 for a missing tap would turn a NaN or inf of a into NaN."""
+    for kk in range(BK):
+        for i in range(TM):
+            av = a_tile[kk, ty * TM + i]
+            for j in range(TN):
+                if taps[kk, tx * TN + j]:
+                    acc[i, j] += av * b_tile[kk, tx * TN + j]
+
+
 @per_dtype
 def _input_grad_kernel(nb):
     @kernel
     def input_grad(dout, a, relu, w, dx, stride, pad):
-        """dx[n, c, ih, iw] = sum over the outputs whose windows cover it of w * g; a thread per input."""
-        f_count, _, hh, ww = w.shape
-        num, c_in, h, wd = dx.shape
+        """
+        dx as an implicit GEMM on the forward's tiling, a transposed convolution:
+        dx2 (C, N*H*W) = W (C, F*HH*WW) @ T, where W[c, (f, kh, kw)] = w[f, c, kh, kw]
+        and T[(f, kh, kw), (n, ih, iw)] = g[n, f, oh, ow] for the output (oh, ow) whose
+        window puts tap (kh, kw) on input (ih, iw), ih + pad - kh = oh * stride (and
+        likewise for w); T is never stored, each block gathers its BK x BN slice of
+        it from g.  A tile of BM channels x BN input pixels per block.
+
+        An input that tap (kh, kw) reaches from no output has no term for it, as in
+        the reference's scatter: a K step whose slice of W holds a NaN or inf adds
+        only the real taps (a shared flag, set as the slice is staged), so a
+        non-finite weight reaches just the inputs it touches.
+        """
+        a_tile = cuda.shared.array((BK, BM), nb)
+        b_tile = cuda.shared.array((BK, BN), nb)
+        taps = cuda.shared.array((BK, BN), uint8)
+        finite = cuda.shared.array(2, uint8)
+        acc = cuda.local.array((TM, TN), nb)
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        tid = ty * cuda.blockDim.x + tx
+        threads = cuda.blockDim.x * cuda.blockDim.y
+        f_count, c_in, hh, ww = w.shape
+        num, _, h, wd = dx.shape
         ho, wo = dout.shape[2], dout.shape[3]
-        for i in range(cuda.grid(1), dx.size, cuda.gridsize(1)):
-            iw = i % wd
-            ih = (i // wd) % h
-            c = (i // (wd * h)) % c_in
-            n = i // (wd * h * c_in)
-            zero = nb(0)
-            total = zero
-            for f in range(f_count):
-                for kh in range(hh):
-                    th = ih + pad - kh
-                    if th < 0 or th % stride or th // stride >= ho:
-                        continue
-                    oh = th // stride
-                    for kw in range(ww):
-                        tw = iw + pad - kw
-                        if tw < 0 or tw % stride or tw // stride >= wo:
-                            continue
-                        total += w[f, c, kh, kw] * _masked_grad(dout, a, relu, n, f, oh, tw // stride, zero)
-            dx[n, c, ih, iw] = total
+        k = f_count * hh * ww
+        plane = h * wd
+        pixels = num * plane
+        c0 = cuda.blockIdx.y * BM
+        p0 = cuda.blockIdx.x * BN
+        zero = nb(0)
+        _clear(acc)
+        if tid == 0:
+            finite[0] = 1
+            finite[1] = 1
+        cuda.syncthreads()
+        step = 0
+        for k0 in range(0, k, BK):
+            flag = step % 2
+            for idx in range(tid, BK * BM, threads):
+                # Consecutive threads: consecutive taps of one filter (neighbouring addresses of w).
+                kk, mm = idx % BK, idx // BK
+                gc, gk = c0 + mm, k0 + kk
+                v = zero
+                if gc < c_in and gk < k:
+                    r = gk % (hh * ww)
+                    v = w[gk // (hh * ww), gc, r // ww, r % ww]
+                    if not v - v == zero:
+                        finite[flag] = 0
+                a_tile[kk, mm] = v
+            for idx in range(tid, BK * BN, threads):
+                # Consecutive threads: consecutive input pixels (neighbouring outputs of g).
+                kk, nn = idx // BN, idx % BN
+                gp, gk = p0 + nn, k0 + kk
+                v = zero
+                real = False
+                if gp < pixels and gk < k:
+                    n = gp // plane
+                    th = (gp % plane) // wd + pad - (gk // ww) % hh
+                    tw = gp % wd + pad - gk % ww
+                    if th >= 0 and tw >= 0 and th % stride == 0 and tw % stride == 0 and th // stride < ho and tw // stride < wo:
+                        real = True
+                        v = _masked_grad(dout, a, relu, n, gk // (hh * ww), th // stride, tw // stride, zero)
+                b_tile[kk, nn] = v
+                taps[kk, nn] = real
+            cuda.syncthreads()
+            if finite[flag]:
+                _accumulate(a_tile, b_tile, acc, ty, tx)
+            else:
+                _accumulate_taps(a_tile, b_tile, taps, acc, ty, tx)
+            # The next step's flag was last read before this step's first
+            # barrier, and is next written after the barrier below.
+            if tid == 0:
+                finite[1 - flag] = 1
+            cuda.syncthreads()
+            step += 1
+        for i in range(TM):
+            c = c0 + ty * TM + i
+            if c < c_in:
+                for j in range(TN):
+                    p = p0 + tx * TN + j
+                    if p < pixels:
+                        dx[p // plane, c, (p % plane) // wd, p % wd] = acc[i, j]
 
     return input_grad
 
@@ -259,7 +331,8 @@ def conv_backward(dout, x, w, stride, pad, a=None):
         grid = (-(-dw2.shape[1] // BN), -(-f // BM))
         _weight_grad_kernel(x.dtype)[grid, GEMM_THREADS, stream()](dout, a, relu, x, dw2, hh, ww, stride, pad)
     if dx.size:
-        _input_grad_kernel(x.dtype)[blocks(dx.size), BLOCK, stream()](dout, a, relu, w, dx, stride, pad)
+        grid = (-(-(x.shape[0] * x.shape[2] * x.shape[3]) // BN), -(-c_in // BM))
+        _input_grad_kernel(x.dtype)[grid, GEMM_THREADS, stream()](dout, a, relu, w, dx, stride, pad)
     _bias_grad_kernel(x.dtype)[f, BLOCK, stream()](dout, a, relu, db)
     return dx, dw2.reshape(w.shape), db
 
@@ -351,8 +424,8 @@ def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
 @per_dtype
 def _channel_stats_kernel(nb):
     @kernel
-    def channel_stats(x, eps, train, momentum, running_mean, running_var, mean, inv_std):
-        """A block per channel: mean and 1 / sqrt(var + eps) in float64 (batch or running), and the running update."""
+    def channel_stats(x, eps, train, momentum, running_mean, running_var, mean, inv_std, inv_std_out):
+        """A block per channel: mean and 1 / sqrt(var + eps) in float64 (batch or running; inv_std_out in x's dtype), and the running update."""
         buf = cuda.shared.array(BLOCK, float64)
         c = cuda.blockIdx.x
         t = cuda.threadIdx.x
@@ -381,6 +454,7 @@ def _channel_stats_kernel(nb):
         if t == 0:
             mean[c] = m
             inv_std[c] = 1.0 / math.sqrt(var + eps)
+            inv_std_out[c] = nb(inv_std[c])
             if train:
                 running_mean[c] = nb(momentum * running_mean[c] + (1 - momentum) * m)
                 running_var[c] = nb(momentum * running_var[c] + (1 - momentum) * var)
@@ -415,38 +489,38 @@ def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running
     Returns
     -------
     out, xhat : device arrays of x3's shape
-    inv_std : float64 device array, shape (C,)
+    inv_std : device array of x3's dtype, shape (C,)
     """
     c = x3.shape[1]
-    mean, inv_std = empty(c, np.float64), empty(c, np.float64)
-    _channel_stats_kernel(x3.dtype)[c, BLOCK, stream()](x3, eps, train, momentum, running_mean, running_var, mean, inv_std)
+    mean, inv_std, inv_std_out = empty(c, np.float64), empty(c, np.float64), empty(c, x3.dtype)
+    _channel_stats_kernel(x3.dtype)[c, BLOCK, stream()](x3, eps, train, momentum, running_mean, running_var, mean, inv_std, inv_std_out)
     xhat, out = empty_like(x3), empty_like(x3)
     if x3.size:
         _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK, stream()](x3, mean, inv_std, gamma, beta, xhat, out, True)
-    return out, xhat, inv_std
+    return out, xhat, inv_std_out
 
 
 def rows_normalised(x3, eps):
     """
     xhat of each row of x3 (1, R, M) over its M values, a row taken as a
-    channel (layer and group normalisation), and inv_std (R,) in float64.
+    channel (layer and group normalisation), and inv_std (R,) in x3's dtype.
     """
     r = x3.shape[1]
-    mean, inv_std = empty(r, np.float64), empty(r, np.float64)
+    mean, inv_std, inv_std_out = empty(r, np.float64), empty(r, np.float64), empty(r, x3.dtype)
     # Batch statistics; the running averages the kernel then updates are scratch.
     scratch = zeros(2 * r, x3.dtype)
-    _channel_stats_kernel(x3.dtype)[r, BLOCK, stream()](x3, eps, True, 0.0, scratch[:r], scratch[r:], mean, inv_std)
+    _channel_stats_kernel(x3.dtype)[r, BLOCK, stream()](x3, eps, True, 0.0, scratch[:r], scratch[r:], mean, inv_std, inv_std_out)
     xhat = empty_like(x3)
     if x3.size:
         _normalize_kernel(x3.dtype)[blocks(x3.size), BLOCK, stream()](x3, mean, inv_std, mean, mean, xhat, xhat, False)
-    return xhat, inv_std
+    return xhat, inv_std_out
 
 
 @per_dtype
 def _channel_grad_sums_kernel(nb):
     @kernel
-    def channel_grad_sums(dout, xhat, sum_g, sum_gh):
-        """A block per channel: sum(dout) and sum(dout * xhat) in float64."""
+    def channel_grad_sums(dout, xhat, sum_g, sum_gh, dbeta, dgamma):
+        """A block per channel: sum(dout) and sum(dout * xhat) in float64, and rounded to dout's dtype (dbeta, dgamma)."""
         buf = cuda.shared.array(BLOCK, float64)
         c = cuda.blockIdx.x
         t = cuda.threadIdx.x
@@ -462,12 +536,14 @@ def _channel_grad_sums_kernel(nb):
         segment_reduce(buf, t, BLOCK, 0, False)
         if t == 0:
             sum_g[c] = buf[0]
+            dbeta[c] = nb(buf[0])
         cuda.syncthreads()
         buf[t] = s2
         cuda.syncthreads()
         segment_reduce(buf, t, BLOCK, 0, False)
         if t == 0:
             sum_gh[c] = buf[0]
+            dgamma[c] = nb(buf[0])
 
     return channel_grad_sums
 
@@ -495,20 +571,24 @@ def _spatial_dx_kernel(nb):
     return spatial_dx
 
 
-def channel_grad_sums(dout3, xhat3):
-    """sum(dout3 * xhat3) and sum(dout3) per channel of (N, C, P) arrays (dgamma, dbeta), in their dtype."""
+def _grad_sums(dout3, xhat3):
+    """sum(dout3) and sum(dout3 * xhat3) per channel of (N, C, P) arrays in float64, and dgamma, dbeta in their dtype."""
     c = dout3.shape[1]
     sum_g, sum_gh = empty(c, np.float64), empty(c, np.float64)
-    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh)
-    return cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)
+    dgamma, dbeta = empty(c, dout3.dtype), empty(c, dout3.dtype)
+    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh, dbeta, dgamma)
+    return sum_g, sum_gh, dgamma, dbeta
+
+
+def channel_grad_sums(dout3, xhat3):
+    """sum(dout3 * xhat3) and sum(dout3) per channel of (N, C, P) arrays (dgamma, dbeta), in their dtype."""
+    return _grad_sums(dout3, xhat3)[2:]
 
 
 def spatial_batchnorm_backward(dout3, xhat3, gamma, inv_std, train):
     """dx (N, C, P), dgamma (C,), dbeta (C,) of spatial batch normalisation, on the GPU."""
-    c = dout3.shape[1]
-    sum_g, sum_gh = empty(c, np.float64), empty(c, np.float64)
-    _channel_grad_sums_kernel(dout3.dtype)[c, BLOCK, stream()](dout3, xhat3, sum_g, sum_gh)
+    sum_g, sum_gh, dgamma, dbeta = _grad_sums(dout3, xhat3)
     dx = empty_like(dout3)
     if dout3.size:
         _spatial_dx_kernel(dout3.dtype)[blocks(dout3.size), BLOCK, stream()](dout3, xhat3, gamma, inv_std, sum_g, sum_gh, train, dx)
-    return dx, cast(sum_gh, dout3.dtype), cast(sum_g, dout3.dtype)
+    return dx, dgamma, dbeta

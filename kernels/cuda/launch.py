@@ -26,9 +26,9 @@ _NB = {np.dtype(np.float32): float32, np.dtype(np.float64): float64, np.dtype(np
 _DEVICE_ARRAY = cuda.devicearray.FakeCUDAArray if SIMULATOR else cuda.devicearray.DeviceNDArray
 
 if SIMULATOR:
-    pass
+    from numba.cuda.simulator.api import stream as STREAM  # noqa: F401  (fastnn.cuda.as_stream's check)
 else:
-    pass
+    from numba.cuda.cudadrv.driver import Stream as STREAM  # noqa: F401
 
 
 def as_device_array(value):
