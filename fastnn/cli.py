@@ -7,14 +7,23 @@ import time
 import numpy as np
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+def _int_from(minimum, what):
+    """An argparse type: an integer >= minimum, described as what."""
+
+    def check(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    return check
+
+
+_positive_int = _int_from(1, "a positive integer")
+_non_negative_int = _int_from(0, "a non-negative integer")
 
 
 def _positive_float(text):
@@ -57,6 +66,8 @@ def _output_file(suffix):
     def check(text):
         if not text.lower().endswith(suffix):
             raise argparse.ArgumentTypeError(f"expected a file name ending in {suffix}, got {text}")
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
         directory = os.path.dirname(os.path.abspath(text))
         if not os.path.isdir(directory):
             raise argparse.ArgumentTypeError(f"the directory of {text} does not exist")
@@ -211,9 +222,14 @@ def _run_recipe(args):
         verb = "applies" if len(stray) == 1 else "apply"
         print(f"fastnn train: error: {', '.join(stray)} {verb} only to {which}", file=sys.stderr)
         raise SystemExit(2)
+    hidden = args.hidden or base.hidden
+    if args.model in ("two-layer", "cnn") and len(hidden) != 1:
+        given = f"--hidden {','.join(map(str, hidden))}" if args.hidden else f"the default {','.join(map(str, hidden))}"
+        print(f"fastnn train: error: --model {args.model} takes one hidden size (--hidden N), got {given}", file=sys.stderr)
+        raise SystemExit(2)
     norm = args.norm or base.norm
     recipe = DefaultRecipe(
-        model=args.model, hidden=args.hidden or base.hidden, optimizer=_OPTIMIZER_ALIASES.get(args.optimizer, args.optimizer),
+        model=args.model, hidden=hidden, optimizer=_OPTIMIZER_ALIASES.get(args.optimizer, args.optimizer),
         lr=args.lr or base.lr, epochs=args.epochs or base.epochs, batch_size=args.batch_size or base.batch_size,
         dropout=args.dropout or base.dropout, norm=None if norm == "none" else norm, init=args.init, augment=args.augment,
         ensemble=args.ensemble or base.ensemble, filters=args.filters or base.filters,
@@ -394,7 +410,7 @@ def build_parser():
         help="numerically check the gradient of every layer",
         description="Compare every backward pass with centred differences in float64.",
     )
-    g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default %(default)s)")
+    g.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the random inputs (default %(default)s)")
     g.add_argument("--reference", action="store_true", help="check the NumPy reference instead")
     from fastnn.bench.cpu import FAMILIES
 

@@ -25,6 +25,7 @@ from fastnn.validation import (
     as_labels,
     check_cache_mode,
     check_conv_grad,
+    check_momentum,
     check_eps,
     check_groups,
     check_conv_params,
@@ -33,6 +34,7 @@ from fastnn.validation import (
     check_pool_params,
     check_scores,
     check_shape,
+    running_average,
     same_buffer,
     unpack_cache,
 )
@@ -336,12 +338,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if mode == "train" and x.shape[0] == 0:
         raise ValueError(f"x: expected at least one row to take batch statistics from, got shape {x.shape}")
     eps = check_eps("bn_param", bn_param)
-    momentum = bn_param.get("momentum", 0.9)
+    momentum = check_momentum("bn_param", bn_param)
     d = x.shape[1]
-    running_mean = np.asarray(bn_param.get("running_mean", np.zeros(d, x.dtype)), x.dtype)
-    running_var = np.asarray(bn_param.get("running_var", np.zeros(d, x.dtype)), x.dtype)
-    check_shape("bn_param['running_mean']", running_mean, (d,), "one per feature")
-    check_shape("bn_param['running_var']", running_var, (d,), "one per feature")
+    running_mean = running_average(bn_param, "running_mean", d, x.dtype, "one per feature")
+    running_var = running_average(bn_param, "running_var", d, x.dtype, "one per feature")
     train = mode == "train"
     if train:
         mean, var = np.empty(d), np.empty(d)
@@ -527,12 +527,22 @@ def conv_forward_naive(x, w, b, conv_param):
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
     stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
-    out, _ = conv.conv_forward(x, w, b, stride, pad, ho, wo, False)
+    out, _ = _conv_memory(conv.conv_forward, x, w, b, stride, pad, ho, wo, False)
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 
-def _conv_gradients(dout, conv_cache, layer, a=None):
-    return conv.conv_backward(*check_conv_grad(dout, conv_cache, layer, a))
+def _conv_memory(function, *args):
+    """function(x, w, ..., stride, pad, ...), a MemoryError naming the conv settings whose arrays did not fit."""
+    try:
+        return function(*args)
+    except MemoryError as exc:
+        x, w, stride, pad = (args[0], args[1], args[3], args[4]) if function is conv.conv_forward else (args[1], args[2], args[3], args[4])
+        raise MemoryError(f"conv_param: stride {stride}, pad {pad} on x of shape {x.shape} and w of shape {w.shape} "
+                          f"need arrays that do not fit in memory ({exc})") from None
+
+
+def _conv_gradients(dout, conv_cache, layer, *relu_cache):
+    return _conv_memory(conv.conv_backward, *check_conv_grad(dout, conv_cache, layer, *relu_cache))
 
 
 def conv_backward_naive(dout, cache):
@@ -563,7 +573,7 @@ def conv_relu_forward(x, w, b, conv_param):
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
     stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)
-    a, out = conv.conv_forward(x, w, b, stride, pad, ho, wo, True)
+    a, out = _conv_memory(conv.conv_forward, x, w, b, stride, pad, ho, wo, True)
     return out, ((x, w, b, {"stride": stride, "pad": pad}), a)
 
 
@@ -595,9 +605,10 @@ def max_pool_forward_naive(x, pool_param):
     stride, or a ValueError names the sizes.
 
     Ties: the gradient of each window goes to one input, the *first* maximum
-    in row-major order within the window (NaN counts as the largest), as in
-    the course's naive code and PyTorch; the course's reshape path would
-    split it among tied maxima.
+    in row-major order within the window (NaN counts as the largest, as
+    np.argmax counts it), as in the course's naive code; the course's reshape
+    path would split it among tied maxima.  PyTorch agrees on equal values
+    but picks the *last* NaN of a window with several.
 
     Inputs:
     - x: Input data, of shape (N, C, H, W)
@@ -705,11 +716,9 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     n, c, h, w = x.shape
     if mode == "train" and n * h * w == 0:
         raise ValueError(f"x: expected at least one value per channel to take batch statistics from, got shape {x.shape}")
-    momentum = bn_param.get("momentum", 0.9)
-    running_mean = np.asarray(bn_param.get("running_mean", np.zeros(c, x.dtype)), x.dtype)
-    running_var = np.asarray(bn_param.get("running_var", np.zeros(c, x.dtype)), x.dtype)
-    check_shape("bn_param['running_mean']", running_mean, (c,), "one per channel")
-    check_shape("bn_param['running_var']", running_var, (c,), "one per channel")
+    momentum = check_momentum("bn_param", bn_param)
+    running_mean = running_average(bn_param, "running_mean", c, x.dtype, "one per channel")
+    running_var = running_average(bn_param, "running_var", c, x.dtype, "one per channel")
     out, xhat, inv_std, mean, var = normalization.spatial_batchnorm_forward(
         x.reshape(n, c, h * w), gamma, beta, check_eps("bn_param", bn_param), mode == "train", running_mean, running_var, momentum
     )

@@ -88,6 +88,26 @@ def _gpu():
     return fastnn.cuda
 
 
+def _check_progress(state, path):
+    """A checkpoint's epoch, best accuracy, histories and generator state: of the types and ranges train() writes."""
+    where = os.fspath(path)
+    epoch, best = state["epoch"], state["best_val_acc"]
+    if type(epoch) is not int or epoch < 0:
+        raise checkpoint.CheckpointError(f"{where}: epoch expected a non-negative int, got {epoch!r:.80}")
+    if type(best) not in (int, float) or not 0 <= best <= 1:
+        raise checkpoint.CheckpointError(f"{where}: best_val_acc expected a number in [0, 1], got {best!r:.80}")
+    for name in ("loss_history", "train_acc_history", "val_acc_history"):
+        value = state[name]
+        if type(value) is not np.ndarray or value.ndim != 1 or value.dtype != np.float64:
+            raise checkpoint.CheckpointError(f"{where}: {name} expected a 1-D float64 array, got {type(value).__name__}")
+    random_state = state["random_state"]
+    if random_state is not None:
+        try:
+            np.random.RandomState().set_state(random_state)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise checkpoint.CheckpointError(f"{where}: random_state is not a NumPy generator state ({exc})") from None
+
+
 class Solver:
     """
     Inputs:
@@ -463,13 +483,28 @@ class Solver:
             if "foreign" in saved:
                 raise ValueError(f"model: the checkpoint holds a {saved['foreign']}, which only its own code can "
                                  f"build; pass model= (its params are then restored)")
-            model = from_checkpoint_state(saved, backend)
+            if not isinstance(saved, dict):
+                raise checkpoint.CheckpointError(f"{os.fspath(path)}: model expected a dict, got {type(saved).__name__}")
+            try:
+                model = from_checkpoint_state(saved, backend)
+            except ValueError as exc:  # what does not fit names itself; the path says where it came from
+                raise checkpoint.CheckpointError(f"{os.fspath(path)}: {exc}") from None
         elif backend is not None:
             raise ValueError("backend: moves fastnn's own model as it is rebuilt; a model passed as model= is used as it is")
         else:
             params = saved["params"] if "foreign" in saved else saved["attributes"]["params"]
+            if is_own_model(model):
+                model.check_params(params, f"{os.fspath(path)}")
             model.params = dict(params)
+        _check_progress(state, path)
         options = dict(state["options"], optim_config=state["optim_config"])
+        saved_name = options.get("checkpoint_name")
+        if saved_name is not None and "checkpoint_name" not in kwargs:
+            # The file says what its run was called, never where a resumed run
+            # writes: beside the file being resumed from.
+            if type(saved_name) is not str:
+                raise checkpoint.CheckpointError(f"{os.fspath(path)}: checkpoint_name expected a string, got {saved_name!r:.80}")
+            options["checkpoint_name"] = os.path.join(os.path.dirname(os.fspath(path)), os.path.basename(saved_name))
         if state["update_rule"] is not None:
             options["update_rule"] = state["update_rule"]
         elif "update_rule" not in kwargs:
@@ -479,8 +514,13 @@ class Solver:
         if augment is not None and "foreign" in augment and "augment" not in kwargs:
             raise ValueError(f"augment: the checkpoint was trained with augment={augment['foreign']}, which a "
                              f"checkpoint cannot hold; pass augment= (or augment=None to drop it)")
+        if augment is not None and (not isinstance(augment, dict) or "foreign" in augment and type(augment["foreign"]) is not str):
+            raise checkpoint.CheckpointError(f"{os.fspath(path)}: augment expected a dict or None, got {augment!r:.80}")
         if augment is not None and "foreign" not in augment:
-            options["augment"] = Augment.from_checkpoint_state(augment)
+            try:
+                options["augment"] = Augment.from_checkpoint_state(augment)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise checkpoint.CheckpointError(f"{os.fspath(path)}: augment is not an Augment's state ({exc!r:.120})") from None
         options.update(kwargs)
         solver = cls(model, data, **options)
         solver.optim_configs = state["optim_configs"]

@@ -215,6 +215,29 @@ def check_eps(name, param):
     return float(eps)
 
 
+def check_momentum(name, param):
+    """param['momentum'] (default 0.9) must be a number in [0, 1]; returned as a float."""
+    momentum = param.get("momentum", 0.9)
+    if not is_real(momentum) or not 0 <= momentum <= 1:
+        raise ValueError(f"{name}['momentum']: expected a number in [0, 1], got {momentum!r}")
+    return float(momentum)
+
+
+def running_average(param, key, count, dtype, meaning):
+    """param[key] (zeros when absent) as a host array of dtype and shape (count,), its name in every error."""
+    name = f"bn_param['{key}']"
+    value = param.get(key)
+    if value is None:
+        return np.zeros(count, dtype)
+    kind = getattr(np.asarray(value) if isinstance(value, (list, tuple, np.ndarray, np.generic, int, float)) else None, "dtype", None)
+    if kind is None or kind.kind not in "fiub":
+        raise TypeError(f"{name}: expected a real array of shape ({count},) ({meaning}), got {type(value).__name__}"
+                        + (f" of dtype {kind}" if kind is not None else ""))
+    value = np.asarray(value, dtype)
+    check_shape(name, value, (count,), meaning)
+    return value
+
+
 def check_groups(G, c, name="G"):
     """G must be a positive integer that divides the c channels; returned as an int."""
     if not is_integer(G) or G < 1 or c % G:
@@ -275,6 +298,11 @@ def _output_size(what, size, window, stride, pad=0):
     return 1 + span // stride
 
 
+#: No convolution array beyond this (64 TiB) is attempted: NumPy's own
+#: failures (MemoryError, "Maximum allowed dimension exceeded") name nothing.
+_MAX_CONV_BYTES = 1 << 46
+
+
 def check_conv_params(x, w, b, conv_param):
     """Check x (N, C, H, W), w (F, C, HH, WW), b (F,) and conv_param; return (stride, pad, Ho, Wo)."""
     if not isinstance(conv_param, dict):
@@ -293,6 +321,12 @@ def check_conv_params(x, w, b, conv_param):
     pad = _param_int("conv_param", conv_param, "pad", 0)
     ho = _output_size("conv_param: height", x.shape[2], w.shape[2], stride, pad)
     wo = _output_size("conv_param: width", x.shape[3], w.shape[3], stride, pad)
+    # The output and one padded image are allocated: name pad when it makes either impossible.
+    for what, shape in (("an output", (x.shape[0], w.shape[0], ho, wo)), ("a padded image", (x.shape[1], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad))):
+        nbytes = math.prod(shape) * x.dtype.itemsize
+        if nbytes > _MAX_CONV_BYTES:
+            raise ValueError(f"conv_param['pad']: {pad} makes {what} of shape {shape}, {nbytes / 2**40:.1f} TiB; "
+                             f"expected at most {_MAX_CONV_BYTES >> 40} TiB")
     return stride, pad, ho, wo
 
 
@@ -311,16 +345,22 @@ def check_pool_params(x, pool_param):
     return ph, pw, stride, ho, wo
 
 
-def check_conv_grad(dout, conv_cache, layer, a=None, arrays=HOST):
+_NO_RELU = object()
+
+
+def check_conv_grad(dout, conv_cache, layer, a=_NO_RELU, arrays=HOST):
     """
     Check a convolution backward's dout, its cache (x, w, b, conv_param) and,
-    for a fused ReLU, the cached pre-activation a, like forward inputs.
+    for a fused ReLU, the cached pre-activation a, like forward inputs (a
+    None there is an error: the ReLU's mask would be skipped).
 
     Returns (dout, x, w, stride, pad, a), the arrays converted to one dtype
     (a None when not given).
     """
+    if a is None:
+        raise TypeError(f"relu_cache: expected the convolution's output array cached by {layer}, got None")
     x, w, b, conv_param = unpack_cache(conv_cache, ("x", "w", "b", "conv_param"), layer)
-    extra = () if a is None else (a,)
+    extra = () if a is _NO_RELU else (a,)
     names = ("dout", "cache's x", "cache's w", "cache's b", "relu_cache")[: 4 + len(extra)]
     dout, x, w, b, *a = as_float_arrays(names, dout, x, w, b, *extra, arrays=arrays)
     stride, pad, ho, wo = check_conv_params(x, w, b, conv_param)

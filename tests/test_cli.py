@@ -173,6 +173,9 @@ def test_flags_of_the_other_recipe_are_refused(capsys, argv, words):
     (["--seed", "-1"], ["--seed", "from 0 to"]),
     (["--metrics", "/nonexistent/x.json"], ["--metrics", "does not exist"]),
     (["--plot", "p.txt"], ["--plot", "ending in .png"]),
+    (["--metrics", "."], ["--metrics", "ending in .json"]),
+    (["--model", "two-layer"], ["--model two-layer takes one hidden size (--hidden N), got the default 512,256"]),
+    (["--model", "cnn", "--hidden", "50,20"], ["--model cnn takes one hidden size (--hidden N), got --hidden 50,20"]),
 ])
 def test_bad_values_are_argparse_errors_before_any_work(capsys, argv, words):
     with pytest.raises(SystemExit) as info:
@@ -206,3 +209,17 @@ def test_ctrl_c_prints_one_line_and_exits_130():
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130
     assert err.strip().splitlines() == ["fastnn train: interrupted"], err
+
+
+def test_an_output_file_that_is_a_directory_is_refused_before_any_work(capsys, tmp_path):
+    folder = tmp_path / "m.json"
+    folder.mkdir()
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--metrics", str(folder)])
+    assert info.value.code == 2 and "is a directory, not a file" in capsys.readouterr().err
+
+
+def test_gradcheck_refuses_a_negative_seed(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["gradcheck", "--seed", "-1"])
+    assert info.value.code == 2 and "expected a non-negative integer, got -1" in capsys.readouterr().err

@@ -323,3 +323,51 @@ def test_three_layer_convnet_checkpoints_resume(tmp_path):
     straight.train()
     for k in straight.model.params:
         np.testing.assert_array_equal(resumed.model.params[k], straight.model.params[k])
+
+
+@pytest.mark.parametrize("where", ["w", "x", "dout"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("stride, pad", [(1, 1), (1, 0), (2, 1)])
+def test_backward_spreads_a_non_finite_value_only_where_the_reference_does(where, bad, stride, pad):
+    # The stride-1 column grid has columns off the image whose gradient is
+    # 0; 0 * inf is NaN, so they once spread one NaN weight to 13 entries of
+    # dx where the reference has 9 (issue 24), and an inf in x into dw.
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    conv_param = {"stride": stride, "pad": pad}
+    dout = rng.standard_normal(R.conv_forward_naive(x, w, np.zeros(3), conv_param)[0].shape)
+    {"w": w, "x": x, "dout": dout}[where].flat[7] = bad
+    want = R.conv_backward_naive(dout, R.conv_forward_naive(x, w, np.zeros(3), conv_param)[1])
+    got = L.conv_backward_naive(dout, L.conv_forward_naive(x, w, np.zeros(3), conv_param)[1])
+    for name, g, r in zip(("dx", "dw", "db"), got, want):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(r), err_msg=f"{name}: NaN positions")
+        np.testing.assert_array_equal(np.isinf(g), np.isinf(r), err_msg=f"{name}: inf positions")
+        finite = np.isfinite(r)
+        np.testing.assert_allclose(g[finite], r[finite], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_the_issue_example_gives_the_references_nine_nans():
+    w = np.ones((1, 1, 3, 3))
+    w[0, 0, 0, 0] = np.nan
+    out, cache = L.conv_forward_naive(np.ones((1, 1, 4, 4)), w, np.zeros(1), {"stride": 1, "pad": 1})
+    assert np.isnan(L.conv_backward_naive(np.ones(out.shape), cache)[0]).sum() == 9
+
+
+def test_a_relu_cache_of_none_is_refused_not_skipped():
+    x, w = np.ones((1, 1, 4, 4)), np.ones((2, 1, 3, 3))
+    out, (conv_cache, _) = L.conv_relu_forward(x, w, np.zeros(2), {"stride": 1, "pad": 1})
+    with pytest.raises(TypeError, match="relu_cache: expected the convolution's output array cached by conv_relu_forward, got None"):
+        L.conv_relu_backward(np.ones(out.shape), (conv_cache, None))
+    out, (conv_cache, _, pool_cache) = L.conv_relu_pool_forward(x, w, np.zeros(2), {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(TypeError, match="relu_cache: expected .* cached by conv_relu_pool_forward, got None"):
+        L.conv_relu_pool_backward(np.ones(out.shape), (conv_cache, None, pool_cache))
+
+
+@pytest.mark.parametrize("pad, error, words", [
+    (10**9, ValueError, "conv_param['pad']: 1000000000 makes an output of shape"),
+    (10**6, MemoryError, "conv_param: stride 1, pad 1000000 on x of shape (1, 1, 4, 4)"),
+])
+def test_a_huge_pad_is_named(pad, error, words):
+    with pytest.raises(error) as info:
+        L.conv_forward_naive(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": pad})
+    assert words in str(info.value)

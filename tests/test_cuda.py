@@ -399,22 +399,29 @@ def test_gpu_bench_hands_pytorch_the_arrays_and_dout():
             assert "torch" in rows[0][2], entry.name
 
 
+@pytest.mark.parametrize("where", ["w", "x", "dout"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("stride, pad", [(1, 1), (2, 1), (1, 0)])
-def test_conv_dx_spreads_a_non_finite_weight_only_where_the_reference_does(bad, stride, pad):
+def test_conv_backward_spreads_a_non_finite_value_only_where_the_reference_does(where, bad, stride, pad):
     # dx is an implicit GEMM over every (filter, tap): a tap that reaches an
     # input from no output must add nothing, not w * 0, which is NaN for an inf or NaN w.
     rng = np.random.default_rng(9)
     x = rng.standard_normal((2, 2, 5, 5))
     w = rng.standard_normal((3, 2, 3, 3))
-    w[1, 0, 0, 0] = bad
     conv_param = {"stride": stride, "pad": pad}
-    out, cache = R.conv_forward_naive(x, w, np.zeros(3), conv_param)
-    dout = rng.standard_normal(out.shape)
-    want = R.conv_backward_naive(dout, cache)[0]
+    dout = rng.standard_normal(R.conv_forward_naive(x, w, np.zeros(3), conv_param)[0].shape)
+    {"w": w, "x": x, "dout": dout}[where].flat[9] = bad
+    want = R.conv_backward_naive(dout, R.conv_forward_naive(x, w, np.zeros(3), conv_param)[1])
     _, gpu_cache = G.conv_forward_naive(D(x), D(w), D(np.zeros(3)), conv_param)
-    got = host(G.conv_backward_naive(D(dout), gpu_cache)[0])
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
-    finite = np.isfinite(want)
-    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
+    for name, g, r in zip(("dx", "dw", "db"), G.conv_backward_naive(D(dout), gpu_cache), want):
+        got = host(g)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(r), err_msg=f"{name}: NaN positions")
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(r), err_msg=f"{name}: inf positions")
+        finite = np.isfinite(r)
+        np.testing.assert_allclose(got[finite], r[finite], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_a_relu_cache_of_none_is_refused_not_skipped():
+    out, (conv_cache, _) = G.conv_relu_forward(D(np.ones((1, 1, 4, 4))), D(np.ones((2, 1, 3, 3))), D(np.zeros(2)), {"stride": 1, "pad": 1})
+    with pytest.raises(TypeError, match="relu_cache: expected the convolution's output array cached by conv_relu_forward, got None"):
+        G.conv_relu_backward(out, (conv_cache, None))

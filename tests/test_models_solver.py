@@ -132,3 +132,30 @@ def test_augment_is_seeded_and_shifts():
     np.testing.assert_array_equal(identity, X)
     with pytest.raises(ValueError, match="X: expected shape"):
         Augment()(np.ones((2, 10)))
+
+
+@pytest.mark.parametrize("cls, args", [("ThreeLayerConvNet", {"input_dim": (1, 8, 8)}), ("FullyConnectedNet", {"hidden_dims": [5], "input_dim": 64})])
+@pytest.mark.parametrize("option, error, words", [
+    ({"dtype": np.int32}, TypeError, "dtype: expected float32 or float64, got int32"),
+    ({"dtype": "float16"}, TypeError, "dtype: expected float32 or float64, got float16"),
+    ({"weight_scale": "1e-3"}, TypeError, "weight_scale: expected a number, got str"),
+    ({"weight_scale": float("nan")}, ValueError, "weight_scale: expected a finite number >= 0"),
+    ({"reg": -1.0}, ValueError, "reg: expected a finite number >= 0, got -1.0"),
+])
+def test_model_options_are_checked(cls, args, option, error, words):
+    from fastnn.classifiers.cnn import ThreeLayerConvNet
+    from fastnn.classifiers.fc_net import FullyConnectedNet
+
+    with pytest.raises(error) as info:
+        {"ThreeLayerConvNet": ThreeLayerConvNet, "FullyConnectedNet": FullyConnectedNet}[cls](**args, **option)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("X", [np.ones((2, 1, 8, 8), complex), np.full((2, 1, 8, 8), "a"), np.empty((2, 1, 8, 8), object)])
+def test_models_refuse_complex_string_and_object_data(X):
+    from fastnn.classifiers.cnn import ThreeLayerConvNet
+    from fastnn.classifiers.fc_net import FullyConnectedNet
+
+    for model in (ThreeLayerConvNet(input_dim=(1, 8, 8)), FullyConnectedNet([5], input_dim=64)):
+        with pytest.raises(TypeError, match=f"X: expected real numbers, got dtype {X.dtype}"):
+            model.loss(X, np.zeros(2, int))

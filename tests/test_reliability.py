@@ -113,6 +113,75 @@ def test_unreadable_files_name_the_path(tmp_path, content):
         Solver.load_checkpoint(path, _small_data())
 
 
+def _crafted(path, meta, arrays=None, header=None):
+    """A checkpoint file with the given metadata object (JSON text if a str) and arrays, or one raw .npy header."""
+    import json
+    import zipfile
+
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("__fastnn_checkpoint__.npy", "w") as f:
+            np.lib.format.write_array(f, np.frombuffer(text.encode(), np.uint8))
+        for name, value in (arrays or {}).items():
+            with archive.open(f"{name}.npy", "w") as f:
+                np.lib.format.write_array(f, value)
+        if header is not None:
+            with archive.open("a0.npy", "w") as f:
+                np.lib.format.write_array_header_1_0(f, header)
+                f.write(b"\0" * 64)
+
+
+def _meta(content):
+    return {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "content": content}
+
+
+@pytest.mark.parametrize("case", ["no content", "dangling array", "array key of a number", "tuple of a number",
+                                  "3000 deep", "8 TiB header"])
+def test_a_malformed_checkpoint_is_a_checkpoint_error(tmp_path, case):
+    path = tmp_path / "bad.npz"
+    if case == "no content":
+        _crafted(path, {"format": checkpoint.FORMAT, "version": checkpoint.VERSION})
+    elif case == "dangling array":
+        _crafted(path, _meta({"w": {"__array__": "a7"}}))
+    elif case == "array key of a number":
+        _crafted(path, _meta({"w": {"__array__": 3}}), {"a0": np.ones(2)})
+    elif case == "tuple of a number":
+        _crafted(path, _meta({"t": {"__tuple__": 5}}))
+    elif case == "3000 deep":
+        _crafted(path, '{"format": "%s", "version": %d, "content": %s1%s}' % (checkpoint.FORMAT, checkpoint.VERSION, "[" * 3000, "]" * 3000))
+    else:
+        _crafted(path, _meta({"w": {"__array__": "a0"}}), header={"descr": "<f8", "fortran_order": False, "shape": (1 << 40,)})
+    with pytest.raises(checkpoint.CheckpointError, match=f"{path}: (a malformed|not a fastnn) checkpoint"):
+        checkpoint.load(path)
+    with pytest.raises(checkpoint.CheckpointError):
+        Solver.load_checkpoint(path, _small_data())
+
+
+def test_a_checkpoint_gets_the_usual_mode_and_an_overwrite_keeps_the_old_one(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "run.npz"
+        checkpoint.save(path, {"a": 1})
+        assert os.stat(path).st_mode & 0o777 == 0o644
+        os.chmod(path, 0o600)
+        checkpoint.save(path, {"a": 2})
+        assert os.stat(path).st_mode & 0o777 == 0o600 and checkpoint.load(path) == {"a": 2}
+    finally:
+        os.umask(umask)
+
+
+def test_the_temporary_files_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "run.npz"
+    orphans = [tmp_path / f"run.npz.{name}.tmp" for name in ("abcd1234", "x_Y9z0Q1")]
+    for orphan in orphans:
+        orphan.write_bytes(b"torn")
+    other = tmp_path / "other.npz.abcd1234.tmp"
+    other.write_bytes(b"another name's")
+    checkpoint.save(path, {"a": 1})
+    assert not any(o.exists() for o in orphans) and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.npz.abcd1234.tmp", "run.npz"]
+
+
 def test_a_foreign_npz_names_the_path(tmp_path):
     path = tmp_path / "foreign.npz"
     np.savez(path, weights=np.ones(3))
@@ -398,3 +467,52 @@ def test_set_num_threads_holds_in_new_threads():
         worker.start()
         worker.join()
         assert inner == [1]  # applied in the thread before its parallel launch
+
+
+def _checkpointed_run(tmp_path, **model_options):
+    from fastnn.classifiers.fc_net import FullyConnectedNet
+
+    model = FullyConnectedNet([6], 64, 5, dtype=np.float32, **model_options)
+    solver = Solver(model, _small_data(), num_epochs=1, batch_size=10, verbose=False, seed=0,
+                    checkpoint_name=str(tmp_path / "run"))
+    solver.train()
+    return tmp_path / "run_epoch_1.npz"
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s: s.update(epoch=-3), "epoch expected a non-negative int, got -3"),
+    (lambda s: s.update(best_val_acc=float("nan")), "best_val_acc expected a number in [0, 1]"),
+    (lambda s: s["model"]["attributes"].update(reg=float("nan")), "reg expected a finite non-negative number"),
+    (lambda s: s["model"]["attributes"]["params"].update(W1=np.ones((3, 3), np.float32)), "b1 expected an array of shape (3,)"),
+    (lambda s: s["model"]["attributes"]["params"].pop("b2"), "do not fit this FullyConnectedNet"),
+    (lambda s: s.update(random_state=("MT19937", np.ones(3, np.uint32), 0, 0, 0.0)), "random_state is not a NumPy generator state"),
+    (lambda s: s.update(augment=[1]), "augment expected a dict or None"),
+])
+def test_a_forged_checkpoint_state_is_refused_on_load(tmp_path, change, words):
+    path = _checkpointed_run(tmp_path)
+    state = checkpoint.load(path)
+    change(state)
+    checkpoint.save(path, state)
+    with pytest.raises(checkpoint.CheckpointError) as info:
+        Solver.load_checkpoint(path, _small_data())
+    assert words in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_checkpoint_of_another_architecture_does_not_load_into_a_model(tmp_path):
+    from fastnn.classifiers.fc_net import FullyConnectedNet
+
+    path = _checkpointed_run(tmp_path)
+    other = FullyConnectedNet([6], 64, 5, dtype=np.float32, normalization="batchnorm")
+    with pytest.raises(ValueError, match="do not fit this FullyConnectedNet"):
+        Solver.load_checkpoint(path, _small_data(), model=other)
+
+
+def test_a_checkpoint_never_decides_where_a_resumed_run_writes(tmp_path):
+    path = _checkpointed_run(tmp_path)
+    state = checkpoint.load(path)
+    state["options"]["checkpoint_name"] = str(tmp_path / ".." / ".." / "escaped")
+    checkpoint.save(path, state)
+    solver = Solver.load_checkpoint(path, _small_data(), num_epochs=2)
+    assert solver.checkpoint_name == str(tmp_path / "escaped")
+    solver.train()
+    assert (tmp_path / "escaped_epoch_2.npz").exists() and not (tmp_path.parent.parent / "escaped_epoch_2.npz").exists()

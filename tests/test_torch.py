@@ -72,6 +72,8 @@ def _gradcheck_cases():
         "svm_loss": (lambda s: FF.svm_loss(s, y.to(s.device)), (scores,)),
         "multi_margin_loss": (lambda s: FF.multi_margin_loss(s, y.to(s.device)), (scores,)),
         "batch_norm": (lambda a, g, c: FF.batch_norm(a, g, c, {"mode": "train"}), (x, _t(np.linspace(0.5, 2, 5)), _random(5, seed=7))),
+        "batch_norm_channels": (lambda a, g, c: FF.batch_norm_channels(a, g, c, {"mode": "train"}),
+                                (_random((3, 5, 4), seed=10), _t(np.linspace(0.5, 2, 5)), _random(5, seed=7))),
         "dropout": (dropout, (x,)),
         "conv2d": (lambda a, k, c: FF.conv2d(a, k, c, stride=1, padding=1), (images, _random((4, 3, 3, 3), seed=8), _random(4, seed=9))),
         "max_pool2d": (lambda a: FF.max_pool2d(a, 2), (images,)),
@@ -213,8 +215,8 @@ def test_bad_tensors_are_named():
         FF.cross_entropy(x, torch.zeros(3))
     with pytest.raises(ValueError, match="y: expected labels in"):
         FF.cross_entropy(x, torch.tensor([0, 1, 4]))
-    with pytest.raises(ValueError, match="input: fastnn.torch.BatchNorm1d takes \\(N, C\\)"):
-        fnn.BatchNorm1d(4)(torch.ones(2, 4, 3))
+    with pytest.raises(ValueError, match="input: fastnn.torch.BatchNorm1d takes \\(N, C\\) or \\(N, C, L\\)"):
+        fnn.BatchNorm1d(4)(torch.ones(2, 4, 3, 1))
 
 
 def test_cpu_tensors_go_through_without_a_copy_and_keep_requires_grad():
@@ -313,3 +315,79 @@ def test_torch_recipe_twin_trains_with_either_module_set():
     recipe = DefaultRecipe(hidden=(16,), epochs=2, batch_size=9, ensemble=1)
     results = [train_recipe_torch(recipe, split, nn=nn) for nn in (torch.nn, fnn)]
     assert all(0 <= r.accuracy <= 1 and r.seconds > 0 for r in results)
+
+
+
+# ------------------------------------------------ issue 24: options and wrong results
+
+
+@pytest.mark.parametrize("shape", [(5,), (6, 5), (2, 3, 5)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_takes_torchs_shapes_with_or_without_bias(shape, with_bias):
+    x, w, b = _random(shape), _random((4, 5), seed=1), _random(4, seed=2) if with_bias else None
+    got, want = FF.linear(x, w, b), torch.nn.functional.linear(x, w, b)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    inputs = [t for t in (x, w, b) if t is not None]
+    for g, r in zip(torch.autograd.grad(got.sum(), inputs), torch.autograd.grad(want.sum(), inputs)):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10)
+
+
+def test_linear_names_an_argument_that_is_no_tensor():
+    with pytest.raises(TypeError, match="weight: expected a torch.Tensor, got numpy.ndarray"):
+        FF.linear(_random((2, 5)), np.ones((4, 5)), None)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 5, 4)])
+@pytest.mark.parametrize("options", [{}, {"bias": False}, {"affine": False}])
+def test_batchnorm1d_matches_torch_on_2d_and_3d_input_with_its_options(shape, options):
+    from fastnn.torch import BatchNorm1d
+
+    ours, theirs = BatchNorm1d(5, dtype=torch.float64, **options), torch.nn.BatchNorm1d(5, dtype=torch.float64, **options)
+    x = _random(shape, seed=3)
+    for _ in range(2):
+        got, want = ours(x), theirs(x)
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    params = [p for p in theirs.parameters()]
+    grads = torch.autograd.grad((got * got).sum(), [x, *ours.parameters()])
+    for g, r in zip(grads, torch.autograd.grad((want * want).sum(), [x, *params])):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10)
+    for key, value in theirs.state_dict().items():
+        torch.testing.assert_close(ours.state_dict()[key], value, rtol=1e-10, atol=1e-10)
+    ours.eval(), theirs.eval()
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-10, atol=1e-10)
+
+
+def test_double_backward_raises_rather_than_hand_back_a_constant():
+    x, w, b = _random((6, 5)), _random((4, 5), seed=1), _random(4, seed=2)
+    (gx,) = torch.autograd.grad(FF.linear(x, w, b).sum(), x)  # first order: fine
+    assert not gx.requires_grad
+    with pytest.raises(RuntimeError, match="double backward \\(create_graph=True\\) is not supported"):
+        torch.autograd.grad(FF.linear(x, w, b).sum(), x, create_graph=True)
+    scores = _random((6, 4))
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.autograd.grad(FF.cross_entropy(scores, torch.tensor([0, 3, 1, 1, 2, 0])), scores, create_graph=True)
+
+
+@pytest.mark.parametrize("layer", ["conv2d", "relu", "linear"])
+def test_an_in_place_change_before_backward_raises_torchs_error(layer):
+    images, kernel = _random((2, 3, 6, 6)), _random((4, 3, 3, 3), seed=8)
+    x, w = _random((6, 5)), _random((4, 5), seed=1)
+    y, changed = {
+        "conv2d": lambda: (FF.conv2d(images, kernel, None, 1, 1), kernel),
+        "relu": lambda: (FF.relu(x), x),
+        "linear": lambda: (FF.linear(x, w), w),
+    }[layer]()
+    with torch.no_grad():
+        changed.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_max_pool2d_ties_follow_torch_except_among_several_nans():
+    nan = float("nan")
+    for window, torch_choice, ours in (([[3.0, 3.0], [1.0, 2.0]], 0, 0), ([[nan, 1.0], [nan, 2.0]], 2, 0)):
+        x = torch.tensor([[window]], dtype=torch.float64, requires_grad=True)
+        FF.max_pool2d(x, 2).sum().backward()
+        t = x.detach().clone().requires_grad_(True)
+        torch.nn.functional.max_pool2d(t, 2).sum().backward()
+        assert int(torch.argmax(x.grad.flatten())) == ours and int(torch.argmax(t.grad.flatten())) == torch_choice

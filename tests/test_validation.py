@@ -66,3 +66,19 @@ def test_labels_of_any_integer_dtype_are_accepted():
     for dtype in (np.int8, np.uint16, np.int32, np.int64):
         loss, _ = L.softmax_loss(SCORES, LABELS.astype(dtype))
         assert np.isfinite(loss)
+
+
+@pytest.mark.parametrize("layer", ["batchnorm_forward", "spatial_batchnorm_forward"])
+@pytest.mark.parametrize("param, error, words", [
+    ({"momentum": float("nan")}, ValueError, "bn_param['momentum']: expected a number in [0, 1], got nan"),
+    ({"momentum": "0.9"}, ValueError, "bn_param['momentum']: expected a number in [0, 1], got '0.9'"),
+    ({"momentum": 1.5}, ValueError, "bn_param['momentum']"),
+    ({"running_mean": "zeros"}, TypeError, "bn_param['running_mean']: expected a real array of shape (3,)"),
+    ({"running_var": np.array(["a", "b", "c"])}, TypeError, "bn_param['running_var']: expected a real array"),
+    ({"running_var": np.ones(4)}, ValueError, "bn_param['running_var']: expected shape (3,)"),
+])
+def test_batchnorm_params_are_checked_before_any_work(layer, param, error, words):
+    x = np.ones((2, 3, 2, 2)) if layer.startswith("spatial") else np.ones((2, 3))
+    with pytest.raises(error) as info:
+        getattr(L, layer)(x, np.ones(3), np.zeros(3), {"mode": "train", **param})
+    assert words in str(info.value)

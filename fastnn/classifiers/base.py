@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 import fastnn.layers
+from fastnn.validation import is_real
 
 #: Class name -> class, of the models a checkpoint can rebuild.
 MODELS = {}
@@ -41,6 +42,29 @@ def host_tree(value):
         return type(value)(host_tree(v) for v in value)
     gpu = _gpu()
     return gpu.to_host(value) if gpu is not None and gpu.is_device_array(value) else value
+
+
+def check_model_options(dtype, weight_scale, reg):
+    """A model's dtype (float32 or float64), weight_scale and reg (finite numbers >= 0): TypeError or ValueError naming each."""
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if kind not in (np.float32, np.float64):
+        raise TypeError(f"dtype: expected float32 or float64, got {kind}")
+    for name, value in (("weight_scale", weight_scale), ("reg", reg)):
+        if not is_real(value):
+            raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.40}")
+        if not 0 <= value < np.inf:
+            raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+
+
+def model_input(X, dtype, copy):
+    """X (host) as an array of the model's dtype; complex, string and object data are a TypeError naming X."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"X: expected real numbers, got dtype {X.dtype}")
+    return X.astype(dtype, copy=copy)
 
 
 def check_backend(backend):
@@ -96,6 +120,28 @@ class Model:
         if not cls.__name__.startswith("_"):
             MODELS[cls.__name__] = cls
 
+    def param_shapes(self):
+        """The shape every parameter must have, from the model's own structure (each class says)."""
+        raise NotImplementedError
+
+    def check_params(self, params, source):
+        """
+        Raise ValueError naming ``source`` unless ``params`` fit this model:
+        the same names, the shapes :meth:`param_shapes` gives, float arrays of
+        the model's dtype (host or device).
+        """
+        if not isinstance(params, dict):
+            raise ValueError(f"{source}: expected a dict of parameters, got {type(params).__name__}")
+        expected = self.param_shapes()
+        if set(params) != set(expected):
+            raise ValueError(f"{source}: parameters {sorted(params)} do not fit this {type(self).__name__}, "
+                             f"which has {sorted(expected)}")
+        for name, shape in expected.items():
+            value = params[name]
+            if getattr(value, "shape", None) != shape or np.dtype(getattr(value, "dtype", object)) != np.dtype(self.dtype):
+                raise ValueError(f"{source}: {name} expected an array of shape {shape} and dtype {np.dtype(self.dtype).name}, "
+                                 f"got {type(value).__name__} of shape {getattr(value, 'shape', None)} and dtype {getattr(value, 'dtype', None)}")
+
     def checkpoint_state(self):
         """
         The model as plain data for fastnn.checkpoint: its class, layer
@@ -126,8 +172,17 @@ def from_checkpoint_state(state, backend=None):
             f"got {state.get('class')!r} on {state.get('layers')!r}"
         )
     model = object.__new__(MODELS[state["class"]])
-    vars(model).update(state["attributes"])
+    attributes = state.get("attributes")
+    if not isinstance(attributes, dict) or "params" not in attributes:
+        raise ValueError("model: the checkpoint's model has no attributes with params")
+    reg = attributes.get("reg", 0.0)
+    if type(reg) not in (int, float) or not np.isfinite(reg) or reg < 0:
+        raise ValueError(f"model: reg expected a finite non-negative number, got {reg!r}")
+    vars(model).update(attributes)
+    if state.get("dtype") not in ("float32", "float64"):
+        raise ValueError(f"model: dtype expected float32 or float64, got {state.get('dtype')!r}")
     model.dtype = np.dtype(state["dtype"]).type
+    model.check_params(model.params, "model")
     saved_backend = "cuda" if state["layers"] == BACKENDS["cuda"] else "cpu"
     # The file holds host arrays: a GPU model is rebuilt on the CPU, then moved.
     model.layers = fastnn.layers if saved_backend == "cuda" else importlib.import_module(state["layers"])

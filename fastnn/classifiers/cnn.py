@@ -26,7 +26,7 @@ fastnn's extras, keyword arguments after the course's:
 import numpy as np
 
 import fastnn.layers as _fastnn_layers
-from fastnn.classifiers.base import Model
+from fastnn.classifiers.base import Model, check_model_options, model_input
 from fastnn.init import get_init
 from fastnn.validation import is_integer
 
@@ -56,6 +56,7 @@ class ThreeLayerConvNet(Model):
             raise ValueError(f"input_dim (C, H, W), num_filters, filter_size, hidden_dim and num_classes: "
                              f"expected positive integers, got {input_dim!r}, {num_filters!r}, {filter_size!r}, "
                              f"{hidden_dim!r}, {num_classes!r}")
+        check_model_options(dtype, weight_scale, reg)
         c, h, w = input_dim
         if filter_size % 2 == 0:
             raise ValueError(f"filter_size: expected an odd size, which padding keeps the image size with, got {filter_size}")
@@ -83,6 +84,18 @@ class ThreeLayerConvNet(Model):
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
 
+    def param_shapes(self):
+        """W1 (F, C, fs, fs), b1 (F,), W2 (F * H/2 * W/2, hidden), b2, W3 (hidden, classes), b3; sizes from W1, W2 and W3."""
+        w1, w2, w3 = (self.params.get(k) for k in ("W1", "W2", "W3"))
+        if getattr(w1, "ndim", 0) != 4 or getattr(w2, "ndim", 0) != 2 or getattr(w3, "ndim", 0) != 2:
+            raise ValueError("params: expected W1 of 4 dimensions, and W2 and W3 of 2")
+        f, c, fs, _ = w1.shape
+        rows, hidden = w2.shape
+        classes = w3.shape[1]
+        if f == 0 or rows % f:
+            raise ValueError(f"params: W2 has {rows} rows, not a multiple of W1's {f} filters")
+        return {"W1": (f, c, fs, fs), "b1": (f,), "W2": (rows, hidden), "b2": (hidden,), "W3": (hidden, classes), "b3": (classes,)}
+
     def loss(self, X, y=None):
         """
         Scores, or the loss and gradients.
@@ -99,7 +112,7 @@ class ThreeLayerConvNet(Model):
         # fastnn's own layers never write into their inputs, so an X that already
         # has the model's dtype needs no copy (a 1.2 MB copy per cs231n-sized batch);
         # other layer modules get the course's copy.
-        X = np.asarray(X).astype(self.dtype, copy=self.layers is not _fastnn_layers)
+        X = model_input(X, self.dtype, copy=self.layers is not _fastnn_layers)
         p = self.params
         conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}

@@ -33,7 +33,7 @@ fastnn's extras, keyword arguments after the course's:
 import numpy as np
 
 import fastnn.layers as _fastnn_layers
-from fastnn.classifiers.base import Model, check_backend
+from fastnn.classifiers.base import Model, check_backend, check_model_options, model_input
 from fastnn.init import get_init
 from fastnn.validation import is_integer, is_real
 
@@ -51,7 +51,23 @@ class _AffineReluNet(Model):
     _casts_input = True
     backends = ("cpu", "cuda")
 
+    def param_shapes(self):
+        """W_i (d_{i-1}, d_i), b_i (d_i,), and gamma_i, beta_i (d_i,) before the last layer when normalised; d from the W's."""
+        layers = getattr(self, "num_layers", None)
+        if type(layers) is not int or layers < 1:
+            raise ValueError(f"num_layers: expected a positive int, got {layers!r}")
+        dims = [getattr(self.params.get("W1"), "shape", (0, 0))[0]]
+        shapes = {}
+        for i in range(1, layers + 1):
+            width = getattr(self.params.get(f"W{i}"), "shape", (0, 0))[-1]
+            shapes[f"W{i}"], shapes[f"b{i}"] = (dims[-1], width), (width,)
+            if getattr(self, "normalization", None) is not None and i < layers:
+                shapes[f"gamma{i}"] = shapes[f"beta{i}"] = (width,)
+            dims.append(width)
+        return shapes
+
     def _build(self, dims, weight_scale, dtype, init, init_seed, layers, backend):
+        check_model_options(dtype, weight_scale, self.reg)
         if check_backend(backend) == "cuda" and layers is not _fastnn_layers:
             raise ValueError(f"layers: backend='cuda' runs fastnn.cuda, so layers must be left at fastnn.layers, got {layers.__name__}")
         self.layers = layers
@@ -95,7 +111,7 @@ class _AffineReluNet(Model):
             # fastnn's own layers never write into their inputs, so an X that already
             # has the model's dtype needs no copy (a 1.2 MB copy per cs231n-sized batch);
             # other layer modules get the course's copy.
-            X = np.asarray(X).astype(self.dtype, copy=self.layers is not _fastnn_layers)
+            X = model_input(X, self.dtype, copy=self.layers is not _fastnn_layers)
         mode = "test" if y is None else "train"
         if self.use_dropout:
             self.dropout_param["mode"] = mode

@@ -51,6 +51,7 @@ from fastnn.validation import (
     check_conv_params,
     check_eps,
     check_groups,
+    check_momentum,
     check_keep_probability,
     check_mode,
     check_ndim,
@@ -561,8 +562,8 @@ def conv_forward_naive(x, w, b, conv_param):
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 
-def _conv_gradients(dout, conv_cache, layer, a=None):
-    return conv.conv_backward(*check_conv_grad(dout, conv_cache, layer, a, arrays=DEVICE))
+def _conv_gradients(dout, conv_cache, layer, *relu_cache):
+    return conv.conv_backward(*check_conv_grad(dout, conv_cache, layer, *relu_cache, arrays=DEVICE))
 
 
 def conv_backward_naive(dout, cache):
@@ -712,10 +713,11 @@ def _batchnorm3(x3, gamma, beta, bn_param, mode, meaning):
     """
     c = x3.shape[1]
     eps = check_eps("bn_param", bn_param)
+    momentum = check_momentum("bn_param", bn_param)
     running_mean = _running(bn_param, "running_mean", c, x3.dtype, meaning)
     running_var = _running(bn_param, "running_var", c, x3.dtype, meaning)
     out, xhat, inv_std = conv.spatial_batchnorm_forward(
-        x3, gamma, beta, eps, mode == "train", running_mean, running_var, float(bn_param.get("momentum", 0.9))
+        x3, gamma, beta, eps, mode == "train", running_mean, running_var, momentum
     )
     if mode == "train":
         bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var

@@ -5,7 +5,11 @@ fastnn.layers for CPU tensors (through ``.numpy()`` and
 ``torch.from_numpy``, no copy), fastnn.cuda for CUDA tensors (through
 ``__cuda_array_interface__``, no copy, on ``torch.cuda.current_stream()``).
 The caches live on the autograd context; a backward runs fastnn's backward
-kernel with them, once (no double backward).  Gradients are computed only
+kernel with them, once: double backward (``create_graph=True``) raises a
+RuntimeError rather than hand back a gradient that autograd cannot
+differentiate, and the input tensors are saved with ``save_for_backward``,
+so an in-place change to one between the forward and the backward raises
+torch's own error instead of giving a gradient of the changed values.  Gradients are computed only
 for inputs that require them where the kernel allows it, and returned in
 the inputs' dtype.
 
@@ -22,6 +26,8 @@ Conventions, and where they differ from ``torch.nn.functional``:
   NumPy's global generator on the CPU, Philox on the GPU, never torch's
   generator, so ``torch.manual_seed`` does not make them reproducible
   (``np.random.seed`` does).
+- max_pool2d sends a window's gradient to its first NaN where it holds
+  several; torch's to the last.
 - max_pool2d and conv2d refuse a window that does not tile the padded
   input (ValueError), where torch drops the last rows and columns.
 - batch_norm keeps torch's running averages (unbiased running variance,
@@ -36,7 +42,7 @@ import fastnn.layers
 _FLOATS = (torch.float32, torch.float64)
 
 __all__ = ["affine", "linear", "relu", "affine_relu", "cross_entropy", "svm_loss", "multi_margin_loss",
-           "batch_norm", "dropout", "conv2d", "max_pool2d"]
+           "batch_norm", "batch_norm_channels", "dropout", "conv2d", "max_pool2d"]
 
 
 class _Side:
@@ -96,11 +102,22 @@ def _side(names, *tensors, labels=None):
     return _Side(device)
 
 
+def _first_order_only(what):
+    """Raise where autograd asks for a differentiable backward (create_graph=True), which fastnn's kernels cannot give."""
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            f"fastnn.torch.functional.{what}: double backward (create_graph=True) is not supported: fastnn's backward "
+            "kernels are not differentiable; use torch.nn.functional for a gradient penalty"
+        )
+
+
 class _Layer(torch.autograd.Function):
     """
     One fastnn layer: ``apply((forward, backward), names, params, *tensors)``
     runs ``forward(*arrays, *params)`` of the side's layer module, keeps the
     cache on the context, and the backward pass runs ``backward(dout, cache)``.
+    The cache holds the inputs' memory, so the inputs are saved for backward
+    too: torch's version counters then refuse a backward after an in-place change.
     """
 
     @staticmethod
@@ -108,11 +125,13 @@ class _Layer(torch.autograd.Function):
         side = _side(names, *tensors)
         out, ctx.cache = side.call(pair[0], *(side.array(t) for t in tensors), *params)
         ctx.side, ctx.backward_name = side, pair[1]
+        ctx.save_for_backward(*tensors)
         return side.tensor(out)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dout):
+        _first_order_only(ctx.backward_name)
+        ctx.saved_tensors  # raises if an input was changed in place since the forward
         grads = ctx.side.call(ctx.backward_name, ctx.side.array(dout), ctx.cache)
         grads = grads if isinstance(grads, tuple) else (grads,)
         # Gradients only for the tensors that need one (the first three inputs are the layer's description).
@@ -144,14 +163,24 @@ def affine_relu(x, w, b):
     return _Layer.apply(_AFFINE_RELU, ("x", "w", "b"), (), x, w, b)
 
 
-def linear(x, weight, bias):
+def linear(x, weight, bias=None):
     """
-    ``torch.nn.functional.linear`` on fastnn's kernel: x (N, D), weight
-    (M, D) as nn.Linear holds it, bias (M,); returns (N, M).  Only 2-D x.
+    ``torch.nn.functional.linear`` on fastnn's kernel: x (*, D), weight
+    (M, D) as nn.Linear holds it, bias (M,) or None; returns (*, M).  An
+    unbatched x (D,) gives (M,), and any leading dimensions are flattened
+    into the batch and restored.
     """
-    if isinstance(x, torch.Tensor) and x.dim() != 2:
-        raise ValueError(f"x: expected a 2-D tensor of shape (N, D), got shape {tuple(x.shape)}")
-    return _Layer.apply(_AFFINE, ("x", "weight", "bias"), (), x, weight.t(), bias)
+    for name, t in (("x", x), ("weight", weight)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__module__}.{type(t).__name__}")
+    if weight.dim() != 2:
+        raise ValueError(f"weight: expected a 2-D tensor of shape (M, D), got shape {tuple(weight.shape)}")
+    if x.dim() < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"x: expected shape (*, {weight.shape[1]}) for weight of shape {tuple(weight.shape)}, got shape {tuple(x.shape)}")
+    if bias is None:
+        bias = weight.new_zeros(weight.shape[0])
+    out = _Layer.apply(_AFFINE, ("x", "weight", "bias"), (), x.reshape(-1, x.shape[-1]), weight.t(), bias)
+    return out.reshape(*x.shape[:-1], weight.shape[0])
 
 
 def relu(x):
@@ -170,8 +199,8 @@ class _Loss(torch.autograd.Function):
         return torch.tensor(float(loss) * scale, dtype=x.dtype, device=x.device)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dloss):
+        _first_order_only("loss")
         dx = ctx.side.tensor(ctx.dx)
         factor = dloss * ctx.scale
         return dx * factor.to(dx.dtype), None, None, None
@@ -215,6 +244,15 @@ def batch_norm(input, weight, bias, bn_param):
     - out: Tensor of shape (N, D)
     """
     return _Layer.apply(("batchnorm_forward", "batchnorm_backward"), ("input", "weight", "bias"), (bn_param,), input, weight, bias)
+
+
+def batch_norm_channels(input, weight, bias, bn_param):
+    """:func:`batch_norm` of input (N, C, L), statistics per channel over N and L (fastnn's spatial batch normalisation)."""
+    if not isinstance(input, torch.Tensor) or input.dim() != 3:
+        raise ValueError(f"input: expected a tensor of shape (N, C, L), got shape {tuple(getattr(input, 'shape', ()))}")
+    out = _Layer.apply(("spatial_batchnorm_forward", "spatial_batchnorm_backward"), ("input", "weight", "bias"), (bn_param,),
+                       input.unsqueeze(-1), weight, bias)
+    return out.squeeze(-1)
 
 
 def dropout(input, p=0.5, training=True):
@@ -261,7 +299,9 @@ def max_pool2d(input, kernel_size, stride=None):
     """
     ``F.max_pool2d(input, kernel_size, stride)`` with a square window and
     no padding; stride defaults to kernel_size.  The gradient goes to the
-    first maximum of each window.
+    first maximum of each window, as torch's does for equal values; of a
+    window with several NaNs it goes to the first, where torch's goes to the
+    last (both outputs are NaN).
     """
     size = _whole("kernel_size", kernel_size)
     pool_param = {"pool_height": size, "pool_width": size, "stride": size if stride is None else _whole("stride", stride)}

@@ -24,11 +24,9 @@ def _refuse(cls, **given):
 
 
 class Linear(torch.nn.Linear):
-    """``torch.nn.Linear`` on fastnn's affine kernel; input (N, in_features)."""
+    """``torch.nn.Linear`` on fastnn's affine kernel; input (*, in_features), bias or not."""
 
     def forward(self, input):
-        if self.bias is None:
-            return FF.linear(input, self.weight, self.weight.new_zeros(self.out_features))
         return FF.linear(input, self.weight, self.bias)
 
 
@@ -56,7 +54,9 @@ class Dropout(torch.nn.Dropout):
 
 class BatchNorm1d(torch.nn.BatchNorm1d):
     """
-    ``torch.nn.BatchNorm1d`` on input (N, C) with fastnn's normalisation.
+    ``torch.nn.BatchNorm1d`` on input (N, C) or (N, C, L) with fastnn's
+    normalisation (spatial batch normalisation for (N, C, L), statistics
+    per channel over N and L), with or without ``affine`` and ``bias``.
 
     Training normalises with the batch statistics in fastnn's kernel, and
     the running averages follow torch's rule exactly: ``(1 - momentum) *
@@ -68,29 +68,30 @@ class BatchNorm1d(torch.nn.BatchNorm1d):
     """
 
     def forward(self, input):
-        if not isinstance(input, torch.Tensor) or input.dim() != 2:
-            raise ValueError(f"input: fastnn.torch.BatchNorm1d takes (N, C), got shape {tuple(getattr(input, 'shape', ()))}")
+        if not isinstance(input, torch.Tensor) or input.dim() not in (2, 3):
+            raise ValueError(f"input: fastnn.torch.BatchNorm1d takes (N, C) or (N, C, L), got shape {tuple(getattr(input, 'shape', ()))}")
         self._check_input_dim(input)
-        weight = self.weight if self.affine else input.new_ones(self.num_features)
-        bias = self.bias if self.affine else input.new_zeros(self.num_features)
+        weight = self.weight if self.weight is not None else input.new_ones(self.num_features)
+        bias = self.bias if self.bias is not None else input.new_zeros(self.num_features)
+        normalise = FF.batch_norm if input.dim() == 2 else FF.batch_norm_channels
         use_batch = self.training or not self.track_running_stats
         if not use_batch:
             side = FF._side(("input",), input)
             bn_param = {"mode": "test", "eps": self.eps, "running_mean": side.array(self.running_mean),
                         "running_var": side.array(self.running_var)}
-            return FF.batch_norm(input, weight, bias, bn_param)
-        if input.shape[0] < 2:
+            return normalise(input, weight, bias, bn_param)
+        n = input.shape[0] * (input.shape[2] if input.dim() == 3 else 1)
+        if n < 2:
             raise ValueError(f"input: expected more than 1 value per channel when training, got shape {tuple(input.shape)}")
         # momentum 0 makes fastnn's "running averages" the batch's own mean and
         # (biased) variance, which its kernel computes anyway; torch's update
         # with the unbiased variance follows from them.  (torch.var_mean took
         # 0.2 ms a call at (64, 512), a third of the layer's time.)
         bn_param = {"mode": "train", "eps": self.eps, "momentum": 0.0}
-        out = FF.batch_norm(input, weight, bias, bn_param)
+        out = normalise(input, weight, bias, bn_param)
         if self.training and self.track_running_stats:
             side = FF._side(("input",), input)
             mean, var = side.tensor(bn_param["running_mean"]), side.tensor(bn_param["running_var"])
-            n = input.shape[0]
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)

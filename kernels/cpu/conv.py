@@ -101,6 +101,18 @@ def col2im_padded(dcols, hh, ww, stride, ho, wo, gw, dxp):
 
 
 @njit(cache=True)
+def clear_off_image(cols, wo, gw):
+    """Zero the grid columns ow >= wo of every row of the stride-1 column matrix (cols, L = (Ho - 1) * gw + Wo)."""
+    length = cols.shape[1]
+    zero = cols.dtype.type(0)
+    for r in range(cols.shape[0]):
+        row = cols[r]
+        for start in range(wo, length, gw):
+            for j in range(start, start + gw - wo):
+                row[j] = zero
+
+
+@njit(cache=True)
 def _grid(xn, hh, ww, stride, pad, ho, wo):
     """Buffers of one image's column matrix: xp (bordered, zeroed), grid width, columns (C*HH*WW, L)."""
     channels, h, w = xn.shape
@@ -188,9 +200,16 @@ def conv_backward_span(dout, a, relu, x, w2, hh, ww, stride, pad, dx, dw2, db, s
             db[q] += total
         pad_image(x[n], pad, xp)
         im2col_padded(xp, hh, ww, stride, ho, wo, gw, cols)
+        # The stride-1 grid's columns off the image have g = 0, but 0 * inf
+        # is NaN: with them zeroed too, a non-finite x or w reaches only the
+        # gradients the reference's loops give it to.
+        if gw != wo:
+            clear_off_image(cols, wo, gw)
         np.dot(g, cols.T, part)
         dw2 += part
         np.dot(w2.T, g, cols)  # the columns are no longer needed: their gradient goes in their place
+        if gw != wo:
+            clear_off_image(cols, wo, gw)
         col2im_padded(cols, hh, ww, stride, ho, wo, gw, dxp)
         for c in range(x.shape[1]):
             for i in range(h):
