@@ -5,8 +5,9 @@ Cython extension, ``as_strided`` windows, a reshape trick for tiling
 pools) behind these names.  Here every name is the one compiled kernel of
 :mod:`fastnn.layers` (im2col per chunk of images and one BLAS GEMM for the
 convolution; a single pass for pooling), so they all compute the same
-thing, take any geometry that divides evenly, and refuse the rest with a
-ValueError that names the sizes:
+thing.  A geometry that does not divide evenly gets the naive layers'
+floored output size (the course's fast versions assert on it; its naive
+ones and torch floor):
 
 - ``conv_forward_{fast,im2col,strides}(x, w, b, conv_param) -> (out, cache)``,
   x (N, C, H, W), w (F, C, HH, WW), b (F,), out (N, F, H', W')

@@ -516,9 +516,9 @@ def conv_forward_naive(x, w, b, conv_param):
       - 'stride': Pixels between neighbouring receptive fields, an integer >= 1
       - 'pad': Zeros added on every side of each image, an integer >= 0
 
-    (H + 2 * pad - HH) and (W + 2 * pad - WW) must be multiples of the
-    stride; otherwise a ValueError names the sizes (the course's strided
-    code drops the remainder silently).
+    Where (H + 2 * pad - HH) or (W + 2 * pad - WW) is not a multiple of
+    the stride, the output size is floored as in the course's naive code
+    and torch, and the inputs no window reaches get a zero gradient.
 
     Returns a tuple of:
     - out: Output data, of shape (N, F, H', W') where
@@ -601,8 +601,8 @@ def max_pool_forward_naive(x, pool_param):
     The forward pass of a max-pooling layer (the course's name; compiled).
 
     Windows may overlap (stride < pool size) or leave gaps (stride > pool
-    size); (H - pool_height) and (W - pool_width) must be multiples of the
-    stride, or a ValueError names the sizes.
+    size); where (H - pool_height) or (W - pool_width) is not a multiple of
+    the stride, the output size is floored as in the course's naive code.
 
     Ties: the gradient of each window goes to one input, the *first* maximum
     in row-major order within the window (NaN counts as the largest, as

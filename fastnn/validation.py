@@ -284,17 +284,11 @@ def _param_int(param_name, param, key, minimum):
 
 
 def _output_size(what, size, window, stride, pad=0):
-    """1 + (size + 2 pad - window) / stride, which must be a whole number of at least 1."""
-    padded = f"{size} + 2 * {pad}" if pad else f"{size}"
+    """1 + (size + 2 pad - window) // stride, floored as the course's naive code and torch floor it: at least 1."""
     span = size + 2 * pad - window
     if span < 0:
+        padded = f"{size} + 2 * {pad}" if pad else f"{size}"
         raise ValueError(f"{what}: the window of {window} does not fit in the input of {padded} = {size + 2 * pad}")
-    if span % stride:
-        raise ValueError(
-            f"{what}: ({padded} - {window}) = {span} is not a multiple of the stride {stride}, so the windows "
-            f"do not end at the input's edge (the course's strided code would drop the rest silently); "
-            f"change the pad, stride or input size"
-        )
     return 1 + span // stride
 
 

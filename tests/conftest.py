@@ -53,3 +53,9 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") == "test_cuda_compiles")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    summary = getattr(config, "kernel_compile_summary", None)
+    if summary:
+        terminalreporter.write_line(summary)

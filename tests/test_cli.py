@@ -223,3 +223,20 @@ def test_gradcheck_refuses_a_negative_seed(capsys):
     with pytest.raises(SystemExit) as info:
         main(["gradcheck", "--seed", "-1"])
     assert info.value.code == 2 and "expected a non-negative integer, got -1" in capsys.readouterr().err
+
+
+def test_gradcheck_limits_follow_the_references_own_error(capsys):
+    # Seed 99999999999 draws affine inputs where the NumPy oracle's dx error
+    # is 1.01e-8 against the 1e-8 limit, as fastnn's is: the centred
+    # differences set the error there, not the kernel.
+    from fastnn import catalog
+    from fastnn.gradcheck import check_layer
+
+    import fastnn.layers
+    import fastnn.reference
+
+    plain = check_layer(catalog.get("affine"), fastnn.layers, np.random.default_rng(99999999999))
+    followed = check_layer(catalog.get("affine"), fastnn.layers, np.random.default_rng(99999999999), fastnn.reference)
+    assert [r.error for r in plain] == [r.error for r in followed]
+    assert any(not r.passed for r in plain) and all(r.passed for r in followed)
+    assert main(["gradcheck", "--seed", "99999999999"]) == 0

@@ -144,14 +144,14 @@ def _conv(x_shape=(2, 3, 5, 5), w_shape=(4, 3, 3, 3), b_shape=(4,), conv_param=C
         (_conv(x_shape=(3, 5, 5)), ValueError, ["x:", "4-D", "(N, C, H, W)", "(3, 5, 5)"]),
         (_conv(w_shape=(4, 2, 3, 3)), ValueError, ["w:", "(F, 3, HH, WW)", "C = 3", "(4, 2, 3, 3)"]),
         (_conv(b_shape=(3,)), ValueError, ["b:", "(4,)", "(3,)"]),
-        (_conv(conv_param={"stride": 2, "pad": 1}, x_shape=(2, 3, 6, 6)), ValueError, ["conv_param: height", "(6 + 2 * 1 - 3) = 5", "stride 2"]),
+        (_conv(conv_param={"stride": 2, "pad": 0}, x_shape=(2, 3, 2, 6)), ValueError, ["conv_param: height", "the window of 3 does not fit in the input of 2"]),
         (_conv(conv_param={"stride": 0, "pad": 1}), ValueError, ["conv_param['stride']", ">= 1", "0"]),
         (_conv(conv_param={"stride": 1, "pad": -1}), ValueError, ["conv_param['pad']", ">= 0", "-1"]),
         (_conv(conv_param={"stride": 1.0, "pad": 1}), ValueError, ["conv_param['stride']", "integer", "1.0"]),
         (_conv(conv_param={"pad": 1}), ValueError, ["conv_param['stride']", "None"]),
         (_conv(conv_param=[1, 1]), TypeError, ["conv_param:", "dict", "list"]),
         (_conv(w_shape=(4, 3, 9, 9)), ValueError, ["conv_param: height", "window of 9", "5 + 2 * 1 = 7"]),
-        (lambda: L.max_pool_forward_naive(np.ones((2, 3, 5, 5)), POOL), ValueError, ["pool_param: height", "(5 - 2) = 3", "stride 2"]),
+        (lambda: L.max_pool_forward_naive(np.ones((2, 3, 1, 5)), POOL), ValueError, ["pool_param: height", "the window of 2 does not fit in the input of 1"]),
         (lambda: L.max_pool_forward_naive(np.ones((2, 3, 4, 4)), {"pool_height": 2, "stride": 2}), ValueError, ["pool_param['pool_width']"]),
         (lambda: L.max_pool_forward_naive(np.ones((2, 4, 4)), POOL), ValueError, ["x:", "4-D"]),
         (lambda: L.spatial_batchnorm_forward(np.ones((2, 3, 4, 4)), np.ones(4), np.ones(3), {"mode": "train"}), ValueError, ["gamma:", "(3,)", "(4,)"]),
@@ -371,3 +371,31 @@ def test_a_huge_pad_is_named(pad, error, words):
     with pytest.raises(error) as info:
         L.conv_forward_naive(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": pad})
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("size, window, stride, pad", [(6, 3, 2, 0), (7, 2, 2, 0), (9, 3, 4, 1), (5, 2, 3, 0)])
+def test_a_geometry_that_does_not_tile_floors_as_the_course_does(size, window, stride, pad):
+    # The course's naive code and torch take 1 + (W + 2 pad - WW) // stride
+    # outputs; fastnn refused these, which broke code that both run.
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((2, 3, size, size))
+    conv_param = {"stride": stride, "pad": pad}
+    check_layer("conv", np.float64, inputs=[x, rng.standard_normal((4, 3, window, window)), rng.standard_normal(4)], params=[conv_param])
+    assert L.conv_forward_naive(x, np.ones((4, 3, window, window)), np.zeros(4), conv_param)[0].shape[2] == 1 + (size + 2 * pad - window) // stride
+    pool_param = {"pool_height": window, "pool_width": window, "stride": stride}
+    check_layer("max_pool", np.float64, inputs=[x], params=[pool_param])
+    out, cache = L.max_pool_forward_naive(x, pool_param)
+    dx = L.max_pool_backward_naive(np.ones(out.shape), cache)
+    covered = stride * (out.shape[2] - 1) + window
+    assert np.all(dx[:, :, covered:, :] == 0) and np.all(dx[:, :, :, covered:] == 0)
+
+
+def test_the_unrolled_2x2_pool_leaves_an_odd_edge_to_the_general_path():
+    # Large enough for the parallel driver; the 2x2 path writes only the rows its windows cover.
+    x = np.random.default_rng(3).standard_normal((8, 16, 33, 33))
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = L.max_pool_forward_naive(x, pool_param)
+    ref_out, ref_cache = R.max_pool_forward_naive(x, pool_param)
+    dout = np.random.default_rng(4).standard_normal(out.shape)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(L.max_pool_backward_naive(dout, cache), R.max_pool_backward_naive(dout, ref_cache))

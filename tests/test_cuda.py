@@ -425,3 +425,12 @@ def test_a_relu_cache_of_none_is_refused_not_skipped():
     out, (conv_cache, _) = G.conv_relu_forward(D(np.ones((1, 1, 4, 4))), D(np.ones((2, 1, 3, 3))), D(np.zeros(2)), {"stride": 1, "pad": 1})
     with pytest.raises(TypeError, match="relu_cache: expected the convolution's output array cached by conv_relu_forward, got None"):
         G.conv_relu_backward(out, (conv_cache, None))
+
+
+@pytest.mark.parametrize("size, window, stride, pad", [(6, 3, 2, 0), (7, 2, 2, 0)])
+def test_a_geometry_that_does_not_tile_floors_on_the_gpu(size, window, stride, pad):
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((2, 2, size, size))
+    check_layer("conv", np.float64, GPU, inputs=[x, rng.standard_normal((3, 2, window, window)), rng.standard_normal(3)],
+                params=[{"stride": stride, "pad": pad}])
+    check_layer("max_pool", np.float64, GPU, inputs=[x], params=[{"pool_height": window, "pool_width": window, "stride": stride}])

@@ -129,8 +129,9 @@ def test_conv_and_pool_agree(dtype):
     x, w, b = _random((2, 3, 7, 7), dtype), _random((4, 3, 3, 3), dtype, 1), _random(4, dtype, 2)
     _compare(lambda a, k, c: FF.conv2d(a, k, c, 2, 1), lambda a, k, c: F.conv2d(a, k, c, 2, 1), (x, w, b), dtype)
     _compare(lambda a: FF.max_pool2d(a, 2), lambda a: F.max_pool2d(a, 2), (_random((2, 3, 8, 8), dtype, 3),), dtype)
-    with pytest.raises(ValueError, match="not a multiple of the stride 2"):  # torch would drop the last row silently
-        FF.max_pool2d(x, 2)
+    # A window that does not tile the input: the last row and column are dropped, as torch and the course do.
+    _compare(lambda a: FF.max_pool2d(a, 2), lambda a: F.max_pool2d(a, 2), (x,), dtype)
+    _compare(lambda a, k, c: FF.conv2d(a, k, c, 2, 0), lambda a, k, c: F.conv2d(a, k, c, 2, 0), (_random((2, 3, 6, 6), dtype), w, b), dtype)
     torch.manual_seed(0)
     ours = fnn.Conv2d(3, 4, 3, padding=1, dtype=dtype)
     torch.manual_seed(0)

@@ -28,8 +28,8 @@ Conventions, and where they differ from ``torch.nn.functional``:
   (``np.random.seed`` does).
 - max_pool2d sends a window's gradient to its first NaN where it holds
   several; torch's to the last.
-- max_pool2d and conv2d refuse a window that does not tile the padded
-  input (ValueError), where torch drops the last rows and columns.
+- max_pool2d and conv2d drop the last rows and columns where the windows do
+  not tile the padded input, as torch does.
 - batch_norm keeps torch's running averages (unbiased running variance,
   momentum as torch counts it); see :class:`fastnn.torch.BatchNorm1d`.
 """

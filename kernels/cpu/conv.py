@@ -469,7 +469,7 @@ def _max_pool_backward_parallel(dout3, arg, ph, pw, stride, dx3, chunk):
     bad = np.zeros(chunks, np.int64)
     for c in prange(chunks):
         lo, hi = c * chunk, min(planes, (c + 1) * chunk)
-        if ph == 2 and pw == 2 and stride == 2:
+        if ph == 2 and pw == 2 and stride == 2 and dx3.shape[1] == 2 * dout3.shape[1] and dx3.shape[2] == 2 * dout3.shape[2]:
             bad[c] = max_pool_2x2_backward_span(dout3, arg, dx3, lo, hi)
         else:
             bad[c] = max_pool_backward_span(dout3, arg, ph, pw, stride, dx3, lo, hi)
@@ -525,7 +525,9 @@ def max_pool_backward(dout, arg, ph, pw, stride, x_shape):
     args = (dout.reshape(num * c, ho, wo), arg.reshape(num * c, ho, wo), ph, pw, stride, dx3)
     if _parallel(dx.size) and num * c > 1:
         bad = _max_pool_backward_parallel(*args, _pool_chunk(h * w))
-    elif ph == 2 and pw == 2 and stride == 2:
+    elif ph == 2 and pw == 2 and stride == 2 and (h, w) == (2 * ho, 2 * wo):
+        # The unrolled path writes the rows and columns its windows cover; where
+        # a floored output leaves an edge uncovered, the general path zeroes it.
         bad = max_pool_2x2_backward_span(args[0], args[1], dx3, 0, num * c)
     else:
         bad = max_pool_backward_span(*args, 0, num * c)
