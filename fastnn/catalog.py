@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastnn.reference import pool2d_windows
+from fastnn.validation import check_conv2d_params, check_pool2d_params
+
 #: Agreement tolerance per dtype: the largest absolute difference over the
 #: largest magnitude of the reference result (see tests/helpers.py).
 #: Measured worst cases were ~6e-7 in float32 (softmax at C=1000, db at
@@ -174,6 +177,19 @@ def _pool(rng, size, dtype):
     return (_normal(rng, x_shape, dtype),), ({"pool_height": ph, "pool_width": pw, "stride": stride},)
 
 
+def _conv2d(rng, size, dtype):
+    """size (x_shape, w_shape, conv_param with torch's options)."""
+    x_shape, w_shape, conv_param = size
+    arrays = (_normal(rng, x_shape, dtype), _normal(rng, w_shape, dtype), _normal(rng, w_shape[0], dtype))
+    return arrays, (dict(conv_param),)
+
+
+def _pool2d(rng, size, dtype):
+    """size (x_shape, pool_param with torch's options)."""
+    x_shape, pool_param = size
+    return (_normal(rng, x_shape, dtype),), (dict(pool_param),)
+
+
 def _spatial_norm(param):
     def make(rng, x_shape, dtype):
         c = x_shape[1]
@@ -225,6 +241,13 @@ def _window_gaps(x, pool_param):
     windows = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
     flat = np.sort(windows.reshape(*windows.shape[:4], ph * pw), axis=4)
     return flat[..., -1] - flat[..., -2] if ph * pw > 1 else np.full(flat.shape[:4], np.inf)
+
+
+def _pool2d_kinks(layers, arrays, params):
+    """Per window, its maximum minus the runner-up among the entries inside the image (inf for one-entry windows)."""
+    v, valid, _, _ = pool2d_windows(arrays[0], params[0])
+    ranked = np.sort(np.where(valid, v, -np.inf), axis=-1)
+    return ranked[..., -1] - ranked[..., -2] if ranked.shape[-1] > 1 else np.full(ranked.shape[:-1], np.inf)
 
 
 def _pool_kinks(layers, arrays, params):
@@ -294,6 +317,23 @@ def _conv_cost(arrays, params, backward):
     wo = 1 + (x.shape[3] + 2 * pad - w.shape[3]) // stride
     flops = 2.0 * x.shape[0] * w.shape[0] * ho * wo * w[0].size
     return {False: flops, True: 2 * flops, "both": 3 * flops}[backward], 0.0
+
+
+def _conv2d_cost(arrays, params, backward):
+    """2 N F H' W' (C / groups) HH WW flops forward; twice that backward (dx and dw)."""
+    x, w, b = arrays
+    ho, wo = check_conv2d_params(x, w, b, params[0])[4]
+    flops = 2.0 * x.shape[0] * w.shape[0] * ho * wo * w[0].size
+    return {False: flops, True: 2 * flops, "both": 3 * flops}[backward], 0.0
+
+
+def _pool2d_cost(arrays, params, backward):
+    """Bytes that must move: x read, out and the int64 indices written forward; dout and the indices read, dx written backward."""
+    (x,) = arrays
+    ho, wo = check_pool2d_params(x, params[0])[4]
+    outputs = x.shape[0] * x.shape[1] * ho * wo
+    one_way = float(x.nbytes + outputs * (x.itemsize + 8))
+    return 0.0, 2 * one_way if backward == "both" else one_way
 
 
 def _pool_cost(arrays, params, backward):
@@ -443,6 +483,17 @@ _CONV_BENCH = {"cpu": (((50, 3, 32, 32), (32, 3, 7, 7), 1, 3), ((64, 32, 16, 16)
                         ((256, 64, 32, 32), (128, 64, 3, 3), 1, 1))}
 # Tiling, overlapping (3x3 stride 2), gaps (stride 3 over a 2-wide window),
 # 1x1, the whole image, and one large enough for the parallel path.
+# torch's options (fastnn.torch's conv2d): unequal strides, padding per side, dilation, groups.
+_CONV2D_SIZES = (((2, 4, 7, 8), (6, 2, 3, 2), {"stride": (2, 1), "padding": (1, 0, 2, 1), "dilation": (1, 2), "groups": 2}),
+                 ((2, 2, 6, 6), (4, 1, 2, 3), {"stride": (3, 2), "dilation": (2, 3), "groups": 2, "padding": (1, 2)}),
+                 ((1, 3, 5, 5), (2, 3, 3, 3), {"padding": 1}),
+                 ((3, 2, 4, 5), (3, 2, 1, 1), {"stride": 2}))
+# torch's options (fastnn.torch's max_pool2d): overlapping, padded, dilated and ceil-mode windows.
+_POOL2D_SIZES = (((2, 3, 7, 6), {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1), "dilation": (1, 2), "ceil_mode": True}),
+                 ((1, 2, 9, 8), {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+                 ((2, 1, 5, 5), {"kernel_size": 2}),
+                 ((1, 2, 8, 9), {"kernel_size": (2, 3), "stride": (3, 1), "dilation": 2}),
+                 ((3, 2, 6, 7), {"kernel_size": 3, "stride": 1, "padding": 1}))
 _POOL_SIZES = (((2, 3, 8, 8), 2, 2, 2), ((1, 1, 7, 7), 3, 3, 2), ((2, 2, 9, 8), 3, 2, 3), ((3, 2, 6, 6), 1, 1, 1),
                ((2, 3, 5, 7), 5, 7, 1), ((2, 2, 8, 8), 4, 2, 2), ((4, 8, 32, 32), 2, 2, 2))
 _SPATIAL_SIZES = ((2, 3, 4, 5), (1, 1, 3, 3), (8, 16, 32, 32))
@@ -508,6 +559,11 @@ LAYERS = (
           ((3, 2, 8, 8), 2, 2, 2), 1e-11, step=LINEAR_STEP, kinks=_pool_kinks, family="conv",
           bench_sizes={"cpu": (((50, 32, 32, 32), 2, 2, 2),), "cuda": (((256, 64, 64, 64), 2, 2, 2),)}, cost=_pool_cost,
           torch=_torch_pool, bench_round_trip=True),
+    Layer("conv2d", "conv2d_forward", "conv2d_backward", _conv2d, ("dx", "dw", "db"), {"cpu": _CONV2D_SIZES, "cuda": _CONV2D_SIZES[:2]},
+          _CONV2D_SIZES[0], 1e-8, step=LINEAR_STEP, family="conv", cost=_conv2d_cost),
+    Layer("max_pool2d", "max_pool2d_forward", "max_pool2d_backward", _pool2d, ("dx",), {"cpu": _POOL2D_SIZES, "cuda": _POOL2D_SIZES[:3]},
+          ((2, 2, 7, 6), {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1), "dilation": (1, 2), "ceil_mode": True}),
+          1e-11, step=LINEAR_STEP, kinks=_pool2d_kinks, family="conv", cost=_pool2d_cost),
     Layer("conv_relu", "conv_relu_forward", "conv_relu_backward", _conv, ("dx", "dw", "db"), {"cpu": _CONV_SIZES[:4], "cuda": _CONV_GPU_SIZES[1::2]},
           _CONV_CHECK, 1e-8, step=LINEAR_STEP, kinks=_conv_kinks, family="conv", cost=_conv_cost),
     Layer("conv_relu_pool", "conv_relu_pool_forward", "conv_relu_pool_backward", _conv, ("dx", "dw", "db"),

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from fastnn.kernels.cpu import affine, conv, elementwise, losses
+from fastnn.kernels.cpu import affine, conv, conv_general, elementwise, loss_options, losses, pool
 from fastnn.kernels.cpu import norm as normalization
 from fastnn import catalog, config, output_pool, threads
 from fastnn.rng import dropout_uniforms, global_mt19937, reseed
@@ -29,9 +29,14 @@ from fastnn.validation import (
     check_eps,
     check_groups,
     check_conv_params,
+    check_conv2d_params,
     check_ndim,
     check_out,
     check_pool_params,
+    check_pool2d_params,
+    pool2d_settings,
+    check_margin_options,
+    cached_pool2d_options,
     check_scores,
     check_shape,
     running_average,
@@ -234,6 +239,68 @@ def svm_loss(x, y):
     Inputs and returns: as :func:`softmax_loss`.
     """
     return _loss(losses.svm_loss, x, y)
+
+
+def _row_scores(x):
+    (x,) = as_float_arrays(("x",), x)
+    check_ndim("x", x, 2, "(M, C)")
+    if x.shape[1] == 0:
+        raise ValueError(f"x: expected at least one class, got shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def cross_entropy_rows(x, a, log_probs=False):
+    """
+    Softmax cross-entropy of each row against coefficients: the kernel of
+    torch's cross-entropy options (class weights, ignore_index, label
+    smoothing and probability targets are choices of ``a``; reductions are
+    sums of the rows).
+
+    Inputs:
+    - x: Scores, of shape (M, C)
+    - a: Coefficients of x's dtype, of shape (M, C)
+    - log_probs: Also return log softmax(x)
+
+    Returns a tuple of:
+    - loss: float64 array of shape (M,), ``-sum_c a[i, c] * log softmax(x[i])_c``
+      (entries with a[i, c] == 0 skipped)
+    - dx: Gradient of ``loss.sum()`` with respect to x, of shape (M, C):
+      ``a[i].sum() * softmax(x[i]) - a[i]``
+    - logp: log softmax(x) of shape (M, C) in x's dtype, or None
+    """
+    x = _row_scores(x)
+    (a,) = as_float_arrays(("a",), a)
+    check_shape("a", a, x.shape, "one coefficient per score")
+    if a.dtype != x.dtype:
+        raise TypeError(f"a: expected {x.dtype} like x, got {a.dtype}")
+    return loss_options.softmax_coefficients(x, np.ascontiguousarray(a), bool(log_probs))
+
+
+def multi_margin_rows(x, y, p=1, margin=1.0, y_weight=None):
+    """
+    torch's multi-margin loss of each row, ``y_weight[i] / C * sum_{c != y[i]}
+    max(0, margin - x[i, y[i]] + x[i, c]) ** p``.
+
+    Inputs:
+    - x: Scores, of shape (M, C)
+    - y: Integer labels, of shape (M,) with 0 <= y[i] < C
+    - p: 1 or 2
+    - margin: A finite real number
+    - y_weight: Weight of each row (torch's ``weight[y]``), float of shape (M,), or None for ones
+
+    Returns a tuple of:
+    - loss: float64 array of shape (M,)
+    - dx: Gradient of ``loss.sum()`` with respect to x, of shape (M, C)
+    """
+    x = _row_scores(x)
+    y = as_labels(y, *x.shape, arrays=_HOST_LABELS)
+    p, margin = check_margin_options(p, margin)
+    if y_weight is None:
+        y_weight = np.ones(x.shape[0])
+    else:
+        (y_weight,) = as_float_arrays(("y_weight",), y_weight)
+        check_shape("y_weight", y_weight, (x.shape[0],), "one weight per row of x")
+    return loss_options.multi_margin(x, y, p, margin, np.ascontiguousarray(y_weight, np.float64))
 
 
 def dropout_forward(x, dropout_param):
@@ -531,6 +598,56 @@ def conv_forward_naive(x, w, b, conv_param):
     return out, (x, w, b, {"stride": stride, "pad": pad})
 
 
+def conv2d_forward(x, w, b, conv_param):
+    """
+    A convolution with torch's options (``F.conv2d``): unequal strides,
+    padding per side, dilation and groups.
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W)
+    - w: Filter weights, of shape (F, C / groups, HH, WW)
+    - b: Biases, of shape (F,)
+    - conv_param: Dict with, each optional:
+      - 'stride': An integer >= 1 or a pair (rows, columns); default 1
+      - 'padding': Zeros around each image: an integer, a pair (rows,
+        columns) or four sizes (top, bottom, left, right); default 0
+      - 'dilation': Spacing of the filter taps, an integer >= 1 or a pair; default 1
+      - 'groups': Channel groups, dividing C and F; default 1
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, F, H', W') where
+      H' = 1 + (H + top + bottom - dilation_h * (HH - 1) - 1) // stride_h (W' likewise)
+    - cache: (x, w, b, conv_param), conv_param with every option spelled out
+    """
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
+    stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
+    out = conv_general.conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(w), b, *stride, padding[0], padding[2],
+                                      *dilation, groups, *size)
+    return out, (x, w, b, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+
+
+def conv2d_backward(dout, cache):
+    """
+    The backward pass of :func:`conv2d_forward`.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, F, H', W')
+    - cache: (x, w, b, conv_param) from conv2d_forward
+
+    Returns a tuple of:
+    - dx: Of shape (N, C, H, W)
+    - dw: Of shape (F, C / groups, HH, WW)
+    - db: Of shape (F,)
+    """
+    x, w, b, conv_param = unpack_cache(cache, ("x", "w", "b", "conv_param"), "conv2d_forward")
+    x, w, b = as_float_arrays(("cache's x", "cache's w", "cache's b"), x, w, b)
+    stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
+    (dout,) = as_float_arrays(("dout",), dout)
+    check_shape("dout", dout, (x.shape[0], w.shape[0], *size), "the shape of the output (N, F, H', W')")
+    return conv_general.conv2d_backward(np.ascontiguousarray(dout), np.ascontiguousarray(x), np.ascontiguousarray(w), *stride,
+                                        padding[0], padding[2], *dilation, groups)
+
+
 def _conv_memory(function, *args):
     """function(x, w, ..., stride, pad, ...), a MemoryError naming the conv settings whose arrays did not fit."""
     try:
@@ -653,6 +770,64 @@ def max_pool_backward_naive(dout, cache):
         raise ValueError(f"cache's arg: expected window offsets in [0, {ph * pw}), got {bad} outside; "
                          "the cache does not come from max_pool_forward_naive with these settings")
     return dx
+
+
+def max_pool2d_forward(x, pool_param):
+    """
+    Max pooling with torch's options (``F.max_pool2d``): rectangular
+    windows and strides, padding, dilation and ceil mode.  The padding is
+    never chosen (torch's -inf padding).  The chosen input of each window is
+    the first maximum in row-major window order, NaN counting as the
+    largest: so the first NaN of a window with several (torch picks the
+    last), as :func:`max_pool_forward_naive`.
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W)
+    - pool_param: Dict with 'kernel_size' and optionally 'stride' (default
+      kernel_size), 'padding' (0, at most half the kernel), 'dilation' (1),
+      each an int or a pair (rows, columns), and 'ceil_mode' (False)
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, C, H', W') with torch's output size
+      (ceil mode drops a last window that would start in the padding)
+    - cache: (x, pool_param, index): the settings as pairs plus 'out_size',
+      and per output the flat index h * W + w of the chosen input in its
+      plane (int64, shape (N, C, H', W'); torch's ``return_indices``)
+    """
+    (x,) = as_float_arrays(("x",), x)
+    geometry = check_pool2d_params(x, pool_param)
+    n, c, h, w = x.shape
+    size = geometry[4]
+    out, index = pool.max_pool2d_forward(x.reshape(n * c, h, w), *geometry)
+    return out.reshape(n, c, *size), (x, pool2d_settings(pool_param, geometry), index.reshape(n, c, *size))
+
+
+def max_pool2d_backward(dout, cache):
+    """
+    The backward pass of :func:`max_pool2d_forward`.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, C, H', W')
+    - cache: (x, pool_param, index) from max_pool2d_forward
+
+    Returns:
+    - dx: Gradient with respect to x, of shape (N, C, H, W), in dout's dtype
+    """
+    x, settings, index = unpack_cache(cache, ("x", "pool_param", "index"), "max_pool2d_forward")
+    (x,) = as_float_arrays(("cache's x",), x)
+    kernel, stride, padding, dilation, size = check_pool2d_params(x, cached_pool2d_options(settings))
+    (dout,) = as_float_arrays(("dout",), dout)
+    check_shape("dout", dout, (*x.shape[:2], *size), "the shape of the pooled output (N, C, H', W')")
+    if type(index) is not np.ndarray or index.dtype != np.int64:
+        raise TypeError(f"cache's index: expected an int64 ndarray, got {type(index).__name__} of dtype {getattr(index, 'dtype', None)}")
+    check_shape("cache's index", index, dout.shape, "one input index per output")
+    n, c, h, w = x.shape
+    dx, bad = pool.max_pool2d_backward(dout.reshape(n * c, *size), np.ascontiguousarray(index).reshape(n * c, *size),
+                                       (n * c, h, w), kernel, stride, padding, dilation)
+    if bad:
+        raise ValueError(f"cache's index: expected each index in its output's window, got {bad} outside; "
+                         "the cache does not come from max_pool2d_forward with these settings")
+    return dx.reshape(x.shape)
 
 
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):

@@ -7,6 +7,8 @@ vectors that would upcast float32), and does no argument checking.
 
 import numpy as np
 
+from fastnn.validation import check_conv2d_params, check_pool2d_params, pool2d_settings
+
 
 def _rows(x):
     """x of shape (N, d_1, ..., d_k) as (N, D); explicit D so that N = 0 works."""
@@ -90,6 +92,32 @@ def svm_loss(x, y):
     return np.float64(loss), dx
 
 
+def cross_entropy_rows(x, a, log_probs=False):
+    """The oracle of :func:`fastnn.layers.cross_entropy_rows`, in float64 NumPy."""
+    x64, a64 = x.astype(np.float64), a.astype(np.float64)
+    shifted = x64 - x64.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -np.where(a64 != 0, a64 * logp, 0.0).sum(axis=1)
+    dx = a64.sum(axis=1, keepdims=True) * np.exp(logp) - a64
+    return loss, dx.astype(x.dtype), (logp.astype(x.dtype) if log_probs else None)
+
+
+def multi_margin_rows(x, y, p=1, margin=1.0, y_weight=None):
+    """The oracle of :func:`fastnn.layers.multi_margin_rows`, in float64 NumPy."""
+    x64 = x.astype(np.float64)
+    m, c = x.shape
+    rows = np.arange(m)
+    weight = np.ones(m) if y_weight is None else np.asarray(y_weight, np.float64)
+    z = margin - x64[rows, y][:, None] + x64
+    z[rows, y] = 0.0
+    z = np.maximum(z, 0.0)
+    scale = (weight / c)[:, None]
+    loss = (z ** p * scale).sum(axis=1)
+    g = np.where(z > 0, (1.0 if p == 1 else 2.0 * z) * scale, 0.0)
+    g[rows, y] = -g.sum(axis=1)
+    return loss, g.astype(x.dtype)
+
+
 def dropout_forward(x, dropout_param):
     """
     The oracle of :func:`fastnn.layers.dropout_forward`: same inputs, returns and cache.
@@ -130,9 +158,9 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         bn_param["running_var"] = (momentum * running_var + (1 - momentum) * var).astype(x.dtype)
     else:
         mean, var = running_mean, running_var
-    inv_std = 1 / np.sqrt(var + eps)
-    xhat = (x - mean) * inv_std
-    return gamma * xhat + beta, (xhat, gamma, inv_std, bn_param["mode"])
+    std = np.sqrt(var + eps)
+    xhat = (x - mean) / std  # the course's order
+    return gamma * xhat + beta, (xhat, gamma, 1 / std, bn_param["mode"])
 
 
 def batchnorm_backward(dout, cache):
@@ -230,6 +258,49 @@ def conv_backward_naive(dout, cache):
     return dxp[:, :, pad:pad + h, pad:pad + wd].copy(), dw.astype(x.dtype), db
 
 
+def _conv2d_taps(x, w, conv_param):
+    """The zero-padded input (N, C, Hp, Wp) and, per filter tap (a, b), the slices of it each output reads."""
+    (sh, sw), (top, bottom, left, right), (dh, dw), groups, (ho, wo) = check_conv2d_params(x, w, np.zeros(w.shape[0], x.dtype), conv_param)
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    taps = {(a, b): (slice(a * dh, a * dh + sh * (ho - 1) + 1, sh), slice(b * dw, b * dw + sw * (wo - 1) + 1, sw))
+            for a in range(w.shape[2]) for b in range(w.shape[3])}
+    return xp, taps, groups, (top, left)
+
+
+def conv2d_forward(x, w, b, conv_param):
+    """The oracle of :func:`fastnn.layers.conv2d_forward`: a sum over filter taps of strided slices, group by group."""
+    xp, taps, groups, _ = _conv2d_taps(x, w, conv_param)
+    f, cg = w.shape[0], w.shape[1]
+    fg = f // groups
+    out = 0
+    for (a, b_), (rows, cols) in taps.items():
+        window = xp[:, :, rows, cols]  # (N, C, Ho, Wo)
+        parts = [np.tensordot(window[:, g * cg:(g + 1) * cg], w[g * fg:(g + 1) * fg, :, a, b_], axes=([1], [1]))
+                 for g in range(groups)]  # each (N, Ho, Wo, F / G)
+        out = out + np.concatenate(parts, axis=3)
+    out = out.transpose(0, 3, 1, 2) + b[:, None, None]
+    stride, padding, dilation, groups_, _ = check_conv2d_params(x, w, b, conv_param)
+    return np.ascontiguousarray(out, x.dtype), (x, w, b, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups_})
+
+
+def conv2d_backward(dout, cache):
+    """The oracle of :func:`fastnn.layers.conv2d_backward`: the transposes of the forward's slices and products."""
+    x, w, b, conv_param = cache
+    xp, taps, groups, (top, left) = _conv2d_taps(x, w, conv_param)
+    f, cg = w.shape[0], w.shape[1]
+    fg = f // groups
+    dxp = np.zeros_like(xp, dtype=dout.dtype)
+    dw = np.zeros_like(w)
+    for (a, b_), (rows, cols) in taps.items():
+        window = xp[:, :, rows, cols]
+        for g in range(groups):
+            d = dout[:, g * fg:(g + 1) * fg]  # (N, F/G, Ho, Wo)
+            dw[g * fg:(g + 1) * fg, :, a, b_] = np.tensordot(d, window[:, g * cg:(g + 1) * cg], axes=([0, 2, 3], [0, 2, 3]))
+            dxp[:, g * cg:(g + 1) * cg, rows, cols] += np.tensordot(d, w[g * fg:(g + 1) * fg, :, a, b_], axes=([1], [0])).transpose(0, 3, 1, 2)
+    h, wd = x.shape[2], x.shape[3]
+    return dxp[:, :, top:top + h, left:left + wd].copy(), dw, dout.sum(axis=(0, 2, 3))
+
+
 def max_pool_forward_naive(x, pool_param):
     """
     The oracle of :func:`fastnn.layers.max_pool_forward_naive`: same inputs, returns and cache.
@@ -257,6 +328,50 @@ def max_pool_backward_naive(dout, cache):
     index = np.ix_(range(n), range(c))
     np.add.at(dx, (index[0][..., None, None], index[1][..., None, None], rows, cols), dout)
     return dx
+
+
+def pool2d_windows(x, pool_param):
+    """
+    The windows of torch's max pooling: values (N, C, Ho, Wo, kh*kw) in
+    row-major window order, which are inside the image (Ho, Wo, kh*kw),
+    their flat indices h * W + w, and the geometry (check_pool2d_params').
+    """
+    geometry = check_pool2d_params(x, pool_param)  # the option rules and output size, as torch states them
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
+    n, c, h, w = x.shape
+    rows = np.arange(ho)[:, None] * sh - ph + np.arange(kh)[None, :] * dh  # (Ho, kh)
+    cols = np.arange(wo)[:, None] * sw - pw + np.arange(kw)[None, :] * dw  # (Wo, kw)
+    r = rows[:, None, :, None]  # (Ho, 1, kh, 1)
+    q = cols[None, :, None, :]  # (1, Wo, 1, kw)
+    valid = ((r >= 0) & (r < h) & (q >= 0) & (q < w)).reshape(ho, wo, kh * kw)
+    flat = (np.clip(r, 0, h - 1) * w + np.clip(q, 0, w - 1)).reshape(ho, wo, kh * kw)
+    return x.reshape(n, c, h * w)[:, :, flat], valid, flat, geometry
+
+
+def max_pool2d_forward(x, pool_param):
+    """
+    The oracle of :func:`fastnn.layers.max_pool2d_forward` (torch's options):
+    each window read in row-major order over its positions inside the image;
+    the first NaN, else the first maximum, is chosen.
+    """
+    v, valid, flat, geometry = pool2d_windows(x, pool_param)
+    nan = np.isnan(v) & valid
+    finite = np.where(valid & ~np.isnan(v), v, -np.inf)
+    top = finite.max(axis=-1, keepdims=True)
+    pick = np.where(nan.any(axis=-1), nan.argmax(axis=-1), (valid & (v == top)).argmax(axis=-1))
+    index = np.take_along_axis(np.broadcast_to(flat, v.shape), pick[..., None], axis=-1)[..., 0]
+    out = np.take_along_axis(v, pick[..., None], axis=-1)[..., 0]
+    return out.copy(), (x, pool2d_settings(pool_param, geometry), index.astype(np.int64))
+
+
+def max_pool2d_backward(dout, cache):
+    """The oracle of :func:`fastnn.layers.max_pool2d_backward`: dout added to the input each index names."""
+    x, _, index = cache
+    n, c, h, w = x.shape
+    dx = np.zeros((n, c, h * w), dout.dtype)
+    planes = np.arange(n * c).reshape(n, c)[..., None, None]
+    np.add.at(dx.reshape(n * c, h * w), (np.broadcast_to(planes, index.shape), index), dout)
+    return dx.reshape(x.shape)
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):

@@ -324,6 +324,62 @@ def check_conv_params(x, w, b, conv_param):
     return stride, pad, ho, wo
 
 
+CONV2D_KEYS = ("stride", "padding", "dilation", "groups")
+
+
+def check_conv2d_params(x, w, b, conv_param):
+    """
+    Check x (N, C, H, W), w (F, C / groups, HH, WW), b (F,) and conv_param,
+    torch's conv2d options: 'stride' and 'dilation' (ints or pairs, default
+    1), 'padding' (an int, a pair (rows, columns) or four sizes (top,
+    bottom, left, right); default 0) and 'groups' (default 1).  Return
+    (stride, padding, dilation, groups, (Ho, Wo)): pairs, four sizes, a pair, an int.
+    """
+    if not isinstance(conv_param, dict):
+        raise TypeError(f"conv_param: expected a dict with some of {CONV2D_KEYS}, got {type(conv_param).__name__}")
+    unknown = sorted(set(conv_param) - set(CONV2D_KEYS))
+    if unknown:
+        raise ValueError(f"conv_param: unknown keys {unknown}; expected some of {CONV2D_KEYS}")
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_ndim("w", w, 4, "(F, C / groups, HH, WW)")
+    groups = conv_param.get("groups", 1)
+    if not is_integer(groups) or groups < 1:
+        raise ValueError(f"conv_param['groups']: expected an integer >= 1, got {groups!r}")
+    groups = int(groups)
+    f, c = w.shape[0], x.shape[1]
+    if c % groups or f % groups or w.shape[1] * groups != c:
+        raise ValueError(f"w: expected shape (F, C / groups, HH, WW) with C = {c} and F divisible by groups = {groups}, "
+                         f"got shape {w.shape}")
+    if w.shape[2] < 1 or w.shape[3] < 1:
+        raise ValueError(f"w: expected filters of at least 1 x 1, got shape {w.shape}")
+    check_shape("b", b, (f,), f"one bias per filter, F = {f}")
+    stride = _pair("conv_param", conv_param, "stride", 1, 1)
+    dilation = _pair("conv_param", conv_param, "dilation", 1, 1)
+    value = conv_param.get("padding", 0)
+    sizes = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(sizes) not in (1, 2, 4) or not all(is_integer(v) and v >= 0 for v in sizes):
+        raise ValueError(f"conv_param['padding']: expected an integer >= 0, a pair (rows, columns) or four sizes "
+                         f"(top, bottom, left, right), got {value!r}")
+    if len(sizes) == 1:
+        sizes = sizes * 4
+    elif len(sizes) == 2:
+        sizes = (sizes[0], sizes[0], sizes[1], sizes[1])
+    padding = tuple(int(v) for v in sizes)
+    size = []
+    for axis, what in ((0, "height"), (1, "width")):
+        padded = x.shape[2 + axis] + padding[2 * axis] + padding[2 * axis + 1]
+        span = dilation[axis] * (w.shape[2 + axis] - 1) + 1
+        if padded < span:
+            raise ValueError(f"conv_param: the {what} {x.shape[2 + axis]} padded to {padded} is smaller than the dilated filter {span}")
+        size.append((padded - span) // stride[axis] + 1)
+    for what, shape in (("an output", (x.shape[0], f, *size)), ("a column matrix", (c * w.shape[2] * w.shape[3], size[0] * size[1]))):
+        nbytes = math.prod(shape) * x.dtype.itemsize
+        if nbytes > _MAX_CONV_BYTES:
+            raise ValueError(f"conv_param['padding']: {padding} makes {what} of shape {shape}, {nbytes / 2**40:.1f} TiB; "
+                             f"expected at most {_MAX_CONV_BYTES >> 40} TiB")
+    return stride, padding, dilation, groups, tuple(size)
+
+
 def check_pool_params(x, pool_param):
     """Check x (N, C, H, W) and pool_param; return (pool_height, pool_width, stride, Ho, Wo)."""
     if not isinstance(pool_param, dict):
@@ -337,6 +393,78 @@ def check_pool_params(x, pool_param):
     ho = _output_size("pool_param: height", x.shape[2], ph, stride)
     wo = _output_size("pool_param: width", x.shape[3], pw, stride)
     return ph, pw, stride, ho, wo
+
+
+def _pair(param_name, param, key, minimum, default=None):
+    """param[key] as a pair (rows, columns) of integers >= minimum: an int is used for both."""
+    value = param.get(key, default)
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(is_integer(v) and v >= minimum for v in pair):
+        raise ValueError(f"{param_name}['{key}']: expected an integer >= {minimum} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+POOL2D_KEYS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+
+
+def pool2d_settings(pool_param, geometry):
+    """The settings a max_pool2d cache keeps: check_pool2d_params' geometry as pairs, ceil_mode, and 'out_size'."""
+    settings = dict(zip(("kernel_size", "stride", "padding", "dilation", "out_size"), geometry))
+    settings["ceil_mode"] = bool(pool_param.get("ceil_mode", False))
+    return settings
+
+
+def check_pool2d_params(x, pool_param):
+    """
+    Check x (N, C, H, W) and pool_param, torch's max_pool2d options
+    (kernel_size, stride (default kernel_size), padding, dilation, ceil_mode);
+    return (kernel, stride, padding, dilation, (Ho, Wo)), each a pair.
+    """
+    if not isinstance(pool_param, dict):
+        raise TypeError(f"pool_param: expected a dict with keys {POOL2D_KEYS}, got {type(pool_param).__name__}")
+    unknown = sorted(set(pool_param) - set(POOL2D_KEYS))
+    if unknown:
+        raise ValueError(f"pool_param: unknown keys {unknown}; expected some of {POOL2D_KEYS}")
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    kernel = _pair("pool_param", pool_param, "kernel_size", 1)
+    stride = _pair("pool_param", pool_param, "stride", 1, pool_param.get("kernel_size"))
+    if pool_param.get("stride") is None:
+        stride = kernel
+    padding = _pair("pool_param", pool_param, "padding", 0, 0)
+    dilation = _pair("pool_param", pool_param, "dilation", 1, 1)
+    ceil_mode = pool_param.get("ceil_mode", False)
+    if type(ceil_mode) is not bool:
+        raise TypeError(f"pool_param['ceil_mode']: expected a bool, got {ceil_mode!r}")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"pool_param['padding']: expected at most half the kernel size {kernel}, got {padding} (torch's rule)")
+    size = []
+    for axis, what in ((0, "height"), (1, "width")):
+        extent = x.shape[2 + axis] + 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1) - 1
+        s = stride[axis]
+        out = (extent + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= x.shape[2 + axis] + padding[axis]:
+            out -= 1  # the last window would start in the right padding (torch's rule)
+        if out < 1 or extent < 0:
+            raise ValueError(f"pool_param: the {what} {x.shape[2 + axis]} with padding {padding[axis]} is smaller than "
+                             f"the dilated window {dilation[axis] * (kernel[axis] - 1) + 1}")
+        size.append(out)
+    return kernel, stride, padding, dilation, tuple(size)
+
+
+def cached_pool2d_options(settings):
+    """A cache's pool settings without the 'out_size' the forward adds (it is derived again, not trusted)."""
+    if not isinstance(settings, dict):
+        raise TypeError(f"cache's pool_param: expected the dict max_pool2d_forward stores, got {type(settings).__name__}")
+    return {k: v for k, v in settings.items() if k != "out_size"}
+
+
+def check_margin_options(p, margin):
+    """Check multi_margin_rows' p (1 or 2) and margin (a finite real); return them as the kernels take them."""
+    if type(p) is not int or p not in (1, 2):
+        raise ValueError(f"p: expected 1 or 2 (torch's choices), got {p!r}")
+    if not is_real(margin) or not np.isfinite(margin):
+        raise ValueError(f"margin: expected a finite real number, got {margin!r}")
+    return p, float(margin)
 
 
 _NO_RELU = object()

@@ -37,6 +37,16 @@ def assert_close(actual, expected, dtype, what="", scale_floor=0.0, tolerance=TO
     assert error <= tolerance[dtype], f"{what}: max-norm relative error {error:.2e} > {tolerance[dtype]:.0e}"
 
 
+def layer_backends():
+    """(name, layer module, to its arrays, back to NumPy) for the CPU and, where fastnn.cuda imports (a GPU or the simulator), the GPU."""
+    backends = [("cpu", L, lambda a: a, lambda a: a)]
+    try:
+        import fastnn.cuda as G
+    except ImportError:
+        return backends
+    return backends + [("cuda", G, G.to_device, G.to_host)]
+
+
 def random_array(rng, shape, dtype, scale=1.0):
     return (scale * rng.standard_normal(shape)).astype(dtype)
 

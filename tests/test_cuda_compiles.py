@@ -64,6 +64,10 @@ def _exercise(dtype):
     G.take_rows((x, y), np.array([5, 0]))
     G.take_rows(x, D(np.array([5, 0])))
     G.softmax_loss(x, D(np.array([0, 1, 4, 2, 3, 1], np.int32)))
+    for log_probs in (False, True):
+        G.cross_entropy_rows(x, x, log_probs)
+    for p, y_weight in ((1, None), (2, D(np.ones(6, dtype)))):
+        G.multi_margin_rows(x, y, p, 0.5, y_weight)
     G.astype(D(np.arange(3)), dtype)
     G.astype(x, np.int64)
     G.sum_of_squares(x)

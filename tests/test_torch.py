@@ -192,16 +192,25 @@ def test_modules_are_drop_ins_with_torchs_init_and_state():
 
 @pytest.mark.parametrize("make, message", [
     (lambda: fnn.ReLU(inplace=True), "inplace: fastnn.torch.ReLU supports only torch's default"),
-    (lambda: fnn.CrossEntropyLoss(label_smoothing=0.1), "label_smoothing: fastnn.torch.CrossEntropyLoss"),
-    (lambda: fnn.CrossEntropyLoss(reduction="sum"), "reduction: fastnn.torch.CrossEntropyLoss"),
-    (lambda: fnn.MultiMarginLoss(margin=2.0), "margin: fastnn.torch.MultiMarginLoss"),
-    (lambda: fnn.Conv2d(3, 4, 3, dilation=2), "dilation: fastnn.torch.Conv2d"),
-    (lambda: fnn.Conv2d(3, 4, (3, 5)), "kernel_size: fastnn takes one value for both dimensions"),
-    (lambda: fnn.MaxPool2d(2, ceil_mode=True), "ceil_mode: fastnn.torch.MaxPool2d"),
+    (lambda: fnn.Dropout(inplace=True), "inplace: fastnn.torch.Dropout supports only torch's default"),
+    (lambda: fnn.Conv2d(3, 4, 3, padding_mode="reflect"), "padding_mode: fastnn.torch.Conv2d supports only torch's default"),
+    (lambda: FF.cross_entropy(_random((3, 4)), torch.tensor([0, 1, 2]), reduction="max"), "reduction: expected one of"),
+    (lambda: FF.cross_entropy(_random((3, 4)), torch.tensor([0, 1, 2]), label_smoothing=1.5), "label_smoothing: expected a number in"),
+    (lambda: FF.multi_margin_loss(_random((3, 4)), torch.tensor([0, 1, 2]), p=3), "p: expected 1 or 2"),
+    (lambda: FF.conv2d(_random((1, 2, 5, 5)), _random((2, 2, 3, 3)), padding="full"), "padding: expected an int, a pair, 'valid' or 'same'"),
+    (lambda: FF.conv2d(_random((1, 2, 5, 5)), _random((2, 2, 3, 3)), stride=2, padding="same"), "padding: 'same' needs stride 1"),
+    (lambda: FF.max_pool2d(_random((1, 2, 5, 5)), 2, padding=2), "padding: expected at most half the kernel size"),
 ])
 def test_options_fastnn_does_not_implement_are_refused(make, message):
     with pytest.raises((ValueError, TypeError), match=message):
         make()
+
+
+def test_default_ignore_index_is_ignored():
+    # torch's default ignore_index is -100: such targets count nothing, also without options.
+    x, y = _random((4, 3)), torch.tensor([0, -100, 2, 1])
+    _compare(lambda a: FF.cross_entropy(a, y), lambda a: F.cross_entropy(a, y), (x,), torch.float64)
+    _compare(lambda a: fnn.CrossEntropyLoss()(a, y), lambda a: torch.nn.CrossEntropyLoss()(a, y), (x,), torch.float64)
 
 
 def test_bad_tensors_are_named():
@@ -212,7 +221,7 @@ def test_bad_tensors_are_named():
         FF.affine(x, _random((4, 2), torch.float32), _random(2))
     with pytest.raises(TypeError, match="x: fastnn runs on CPU and CUDA tensors, got one on meta"):
         FF.relu(torch.empty(3, device="meta"))
-    with pytest.raises(TypeError, match="target: expected an integer tensor of class indices"):
+    with pytest.raises(ValueError, match="target: expected class indices \\(an integer tensor\\) or probabilities of input's shape"):
         FF.cross_entropy(x, torch.zeros(3))
     with pytest.raises(ValueError, match="y: expected labels in"):
         FF.cross_entropy(x, torch.tensor([0, 1, 4]))

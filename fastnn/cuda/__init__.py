@@ -38,7 +38,7 @@ if not SIMULATOR and not _numba_cuda.is_available():
         "before numba is first imported."
     )
 
-from fastnn.kernels.cuda import conv, dropout, elementwise, gemm, launch, losses, memory, reductions  # noqa: E402
+from fastnn.kernels.cuda import conv, conv_general, dropout, elementwise, gemm, launch, loss_options, losses, memory, pool, reductions  # noqa: E402
 from fastnn.layers import conv_sandwich_backward, conv_sandwich_forward, norm_sandwich_backward, norm_sandwich_forward
 from fastnn.rng import philox_key, reseed
 from fastnn.validation import (
@@ -49,6 +49,7 @@ from fastnn.validation import (
     check_cache_mode,
     check_conv_grad,
     check_conv_params,
+    check_conv2d_params,
     check_eps,
     check_groups,
     check_momentum,
@@ -56,6 +57,10 @@ from fastnn.validation import (
     check_mode,
     check_ndim,
     check_pool_params,
+    check_pool2d_params,
+    pool2d_settings,
+    check_margin_options,
+    cached_pool2d_options,
     check_scores,
     check_shape,
     is_real,
@@ -81,6 +86,8 @@ __all__ = [
     "device_name",
     "dropout_forward",
     "dropout_backward",
+    "cross_entropy_rows",
+    "multi_margin_rows",
     *catalog.function_names("cuda"),
 ]
 
@@ -546,6 +553,38 @@ def svm_loss(x, y):
 
 
 
+def _row_scores(x):
+    (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
+    check_ndim("x", x, 2, "(M, C)")
+    if x.shape[1] == 0:
+        raise ValueError(f"x: expected at least one class, got shape {x.shape}")
+    return _contiguous("x", x)
+
+
+def cross_entropy_rows(x, a, log_probs=False):
+    """Softmax cross-entropy of each row against coefficients on the GPU, a thread per row; as :func:`fastnn.layers.cross_entropy_rows`."""
+    x = _row_scores(x)
+    (a,) = as_float_arrays(("a",), a, arrays=DEVICE)
+    check_shape("a", a, x.shape, "one coefficient per score")
+    if a.dtype != x.dtype:
+        raise TypeError(f"a: expected {x.dtype} like x, got {a.dtype}")
+    return loss_options.softmax_coefficients(x, _contiguous("a", a), bool(log_probs))
+
+
+def multi_margin_rows(x, y, p=1, margin=1.0, y_weight=None):
+    """torch's multi-margin loss of each row on the GPU, a thread per row; as :func:`fastnn.layers.multi_margin_rows`."""
+    x = _row_scores(x)
+    y = as_labels(y, *x.shape, arrays=DEVICE)
+    p, margin = check_margin_options(p, margin)
+    if y_weight is None:
+        y_weight = launch.full(x.shape[0], np.float64, 1.0)
+    else:
+        (y_weight,) = as_float_arrays(("y_weight",), y_weight, arrays=DEVICE)
+        check_shape("y_weight", y_weight, (x.shape[0],), "one weight per row of x")
+        y_weight = launch.cast(_contiguous("y_weight", y_weight), np.float64) if y_weight.dtype != np.float64 else y_weight
+    return loss_options.multi_margin(x, y, p, margin, _contiguous("y_weight", y_weight))
+
+
 # ------------------------------------------------ convolution and pooling
 
 
@@ -619,6 +658,63 @@ def max_pool_backward_naive(dout, cache):
         raise ValueError(f"cache's arg: expected window offsets in [0, {ph * pw}), got {bad} outside; "
                          "the cache does not come from max_pool_forward_naive with these settings")
     return dx
+
+
+def conv2d_forward(x, w, b, conv_param):
+    """
+    A convolution with torch's options on the GPU, direct (a thread per
+    output; no shared-memory tiling): inputs, returns and cache as
+    :func:`fastnn.layers.conv2d_forward`.
+    """
+    x, w, b = as_float_arrays(("x", "w", "b"), x, w, b, arrays=DEVICE)
+    stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
+    out = conv_general.conv2d_forward(_contiguous("x", x), _contiguous("w", w), b, *stride, padding[0], padding[2], *dilation,
+                                      groups, *size)
+    return out, (x, w, b, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+
+
+def conv2d_backward(dout, cache):
+    """Backward pass of :func:`conv2d_forward` on the GPU: a thread per input, weight and filter, no atomics."""
+    x, w, b, conv_param = unpack_cache(cache, ("x", "w", "b", "conv_param"), "conv2d_forward")
+    x, w, b = as_float_arrays(("cache's x", "cache's w", "cache's b"), x, w, b, arrays=DEVICE)
+    stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
+    (dout,) = as_float_arrays(("dout",), dout, arrays=DEVICE)
+    check_shape("dout", dout, (x.shape[0], w.shape[0], *size), "the shape of the output (N, F, H', W')")
+    return conv_general.conv2d_backward(dout, x, w, *stride, padding[0], padding[2], *dilation, groups)
+
+
+def max_pool2d_forward(x, pool_param):
+    """
+    Max pooling with torch's options on the GPU, a thread per output; the
+    same rule, indices and cache as :func:`fastnn.layers.max_pool2d_forward`.
+    """
+    (x,) = as_float_arrays(("x",), x, arrays=DEVICE)
+    geometry = check_pool2d_params(x, pool_param)
+    n, c, h, w = x.shape
+    size = geometry[4]
+    out, index = pool.max_pool2d_forward(x.reshape(n * c, h, w), *geometry)
+    return out.reshape(n, c, *size), (x, pool2d_settings(pool_param, geometry), index.reshape(n, c, *size))
+
+
+def max_pool2d_backward(dout, cache):
+    """Backward pass of :func:`max_pool2d_forward` on the GPU, a thread per input gathering in output order (the CPU's sums)."""
+    x, settings, index = unpack_cache(cache, ("x", "pool_param", "index"), "max_pool2d_forward")
+    (x,) = as_float_arrays(("cache's x",), x, arrays=DEVICE)
+    kernel, stride, padding, dilation, size = check_pool2d_params(x, cached_pool2d_options(settings))
+    (dout,) = as_float_arrays(("dout",), dout, arrays=DEVICE)
+    check_shape("dout", dout, (*x.shape[:2], *size), "the shape of the pooled output (N, C, H', W')")
+    index = _as_device("cache's index", index)
+    if index.dtype != np.int64:
+        raise TypeError(f"cache's index: expected an int64 array, got dtype {index.dtype}")
+    check_shape("cache's index", index, dout.shape, "one input index per output")
+    n, c, h, w = x.shape
+    dx, bad = pool.max_pool2d_backward(_contiguous("dout", dout).reshape(n * c, *size),
+                                       _contiguous("cache's index", index).reshape(n * c, *size), (n * c, h, w),
+                                       kernel, stride, padding, dilation)
+    if bad:
+        raise ValueError(f"cache's index: expected each index in its output's window, got {bad} outside; "
+                         "the cache does not come from max_pool2d_forward with these settings")
+    return dx.reshape(x.shape)
 
 
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):

@@ -3,10 +3,11 @@
 Each class derives from its torch.nn namesake, so it has the same
 constructor, parameters, initialisation, buffers, ``state_dict`` keys and
 repr; only ``forward`` runs fastnn (:mod:`fastnn.torch.functional`).
-Options fastnn does not implement are refused in the constructor with a
-ValueError, never ignored.  Where they differ from torch.nn (see
-fastnn.torch.functional): ReLU's gradient at exactly 0, Dropout's masks,
-and the losses' options (mean reduction only).
+torch's options are implemented on fastnn's kernels; the few that are
+not (inplace, a padding_mode other than 'zeros') are refused in the
+constructor with a ValueError, never ignored.  Where they differ from
+torch.nn (see fastnn.torch.functional): ReLU's gradient at exactly 0,
+Dropout's masks, and the pooling rule for several NaNs in one window.
 """
 
 import torch
@@ -101,56 +102,40 @@ class BatchNorm1d(torch.nn.BatchNorm1d):
 
 
 class CrossEntropyLoss(torch.nn.CrossEntropyLoss):
-    """``torch.nn.CrossEntropyLoss()`` (mean over the batch; no weights, ignore_index or label smoothing) on fastnn's fused softmax loss."""
-
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0):
-        _refuse("CrossEntropyLoss", weight=(weight, weight is None), size_average=(size_average, size_average is None),
-                ignore_index=(ignore_index, ignore_index == -100), reduce=(reduce, reduce is None),
-                reduction=(reduction, reduction == "mean"), label_smoothing=(label_smoothing, label_smoothing == 0))
-        super().__init__()
+    """``torch.nn.CrossEntropyLoss`` with all its options on fastnn's kernels (see :func:`fastnn.torch.functional.cross_entropy`)."""
 
     def forward(self, input, target):
-        return FF.cross_entropy(input, target)
+        return FF.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                                label_smoothing=self.label_smoothing)
 
 
 class MultiMarginLoss(torch.nn.MultiMarginLoss):
-    """``torch.nn.MultiMarginLoss()`` (p 1, margin 1, mean over the batch) on fastnn's hinge loss."""
-
-    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
-        _refuse("MultiMarginLoss", p=(p, p == 1), margin=(margin, margin == 1), weight=(weight, weight is None),
-                size_average=(size_average, size_average is None), reduce=(reduce, reduce is None),
-                reduction=(reduction, reduction == "mean"))
-        super().__init__()
+    """``torch.nn.MultiMarginLoss`` with all its options on fastnn's kernels (see :func:`fastnn.torch.functional.multi_margin_loss`)."""
 
     def forward(self, input, target):
-        return FF.multi_margin_loss(input, target)
+        return FF.multi_margin_loss(input, target, self.p, self.margin, self.weight, reduction=self.reduction)
 
 
 class Conv2d(torch.nn.Conv2d):
-    """``torch.nn.Conv2d`` with a square kernel, square stride and zero padding (no dilation or groups)."""
+    """
+    ``torch.nn.Conv2d`` on fastnn's convolution (see
+    :func:`fastnn.torch.functional.conv2d`), with every option but
+    padding_mode, which must be 'zeros' (refused in the constructor otherwise).
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
-        for name, value in (("kernel_size", kernel_size), ("stride", stride)):
-            FF._whole(name, value)
-        _refuse("Conv2d", padding=(padding, not isinstance(padding, str)), dilation=(dilation, dilation in (1, (1, 1))),
-                groups=(groups, groups == 1), padding_mode=(padding_mode, padding_mode == "zeros"))
-        FF._whole("padding", padding)
+        _refuse("Conv2d", padding_mode=(padding_mode, padding_mode == "zeros"))
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                          device=device, dtype=dtype)
 
     def forward(self, input):
-        return FF.conv2d(input, self.weight, self.bias, self.stride, self.padding)
+        return FF.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class MaxPool2d(torch.nn.MaxPool2d):
-    """``torch.nn.MaxPool2d`` with a square window and no padding, dilation, indices or ceil mode."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
-        FF._whole("kernel_size", kernel_size)
-        _refuse("MaxPool2d", padding=(padding, padding in (0, (0, 0))), dilation=(dilation, dilation in (1, (1, 1))),
-                return_indices=(return_indices, not return_indices), ceil_mode=(ceil_mode, not ceil_mode))
-        super().__init__(kernel_size, stride)
+    """``torch.nn.MaxPool2d`` with all its options on fastnn's kernels (see :func:`fastnn.torch.functional.max_pool2d`)."""
 
     def forward(self, input):
-        return FF.max_pool2d(input, self.kernel_size, self.stride)
+        return FF.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                             self.return_indices)

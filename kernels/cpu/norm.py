@@ -54,18 +54,19 @@ def batchnorm_block_columns(d, threads):
 
 
 @njit(cache=True, error_model="numpy")
-def batchnorm_stats_span(x, eps, train, mean, var, inv_std, start, stop):
+def batchnorm_stats_span(x, eps, train, mean, var, std, inv_std, start, stop):
     """
     Columns [start, stop) of batch normalisation's statistics of x (N, D).
 
     train: the columns' float64 mean and biased variance are written into
     ``mean`` and ``var``, each column summed row after row as NumPy's axis-0
     reductions do; otherwise those hold the running averages.  Then
-    ``inv_std = 1 / sqrt(var + eps)``.
+    ``std = sqrt(var + eps)`` and ``inv_std = 1 / std``.
     """
     n = x.shape[0]
     m = mean[start:stop]
     v = var[start:stop]
+    sd = std[start:stop]
     inv = inv_std[start:stop]
     width = stop - start
     if train:
@@ -86,18 +87,31 @@ def batchnorm_stats_span(x, eps, train, mean, var, inv_std, start, stop):
         for j in range(width):
             v[j] /= n
     for j in range(width):
-        inv[j] = 1.0 / math.sqrt(v[j] + eps)
+        sd[j] = math.sqrt(v[j] + eps)
+        inv[j] = 1.0 / sd[j]
 
 
 @njit(cache=True, error_model="numpy")
-def batchnorm_normalize_span(x, gamma, beta, mean, inv_std, xhat, out, start, stop):
-    """Rows [start, stop): ``xhat = (x - mean) * inv_std`` and ``out = gamma * xhat + beta``, in the reference's order."""
+def batchnorm_normalize_span(x, gamma, beta, mean, std, inv_std, xhat, out, start, stop):
+    """
+    Rows [start, stop): ``out = gamma * xhat + beta`` with the course's
+    ``xhat = (x - mean) / std`` in float64 (its rounding, issue 24), and
+    ``(x - mean) * inv_std`` in float32, one rounding more for a multiply
+    in place of a divide.
+    """
+    divide = x.itemsize == 8
     for i in range(start, stop):
         row, hrow, orow = x[i], xhat[i], out[i]
-        for j in range(row.size):
-            h = (row[j] - mean[j]) * inv_std[j]
-            hrow[j] = h
-            orow[j] = gamma[j] * h + beta[j]
+        if divide:
+            for j in range(row.size):
+                h = (row[j] - mean[j]) / std[j]
+                hrow[j] = h
+                orow[j] = gamma[j] * h + beta[j]
+        else:
+            for j in range(row.size):
+                h = (row[j] - mean[j]) * inv_std[j]
+                hrow[j] = h
+                orow[j] = gamma[j] * h + beta[j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -151,19 +165,19 @@ def _partial_sums(x, train, stat_chunks):
     return np.empty((chunks, 2, d))
 
 
-def _batchnorm_forward_chunks(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols, rows, parts):
+def _batchnorm_forward_chunks(x, gamma, beta, eps, train, mean, var, std, inv_std, xhat, out, cols, rows, parts):
     n, d = x.shape
     if train and x.itemsize == 4:
         stat_rows = (n + parts.shape[0] - 1) // parts.shape[0]
         for c in prange(parts.shape[0]):
             _shifted_sums(x, parts[c], c * stat_rows, min(n, (c + 1) * stat_rows))
         _stats_from_sums(x, parts, mean, var)
-        batchnorm_stats_span(x, eps, False, mean, var, inv_std, 0, d)
+        batchnorm_stats_span(x, eps, False, mean, var, std, inv_std, 0, d)
     else:
         for c in prange((d + cols - 1) // cols):
-            batchnorm_stats_span(x, eps, train, mean, var, inv_std, c * cols, min(d, (c + 1) * cols))
+            batchnorm_stats_span(x, eps, train, mean, var, std, inv_std, c * cols, min(d, (c + 1) * cols))
     for c in prange((n + rows - 1) // rows):
-        batchnorm_normalize_span(x, gamma, beta, mean, inv_std, xhat, out, c * rows, min(n, (c + 1) * rows))
+        batchnorm_normalize_span(x, gamma, beta, mean, std, inv_std, xhat, out, c * rows, min(n, (c + 1) * rows))
 
 
 _batchnorm_forward_serial, _batchnorm_forward_parallel = serial_and_parallel(_batchnorm_forward_chunks, error_model="numpy")
@@ -194,13 +208,13 @@ def batchnorm_forward(x, gamma, beta, eps, train, mean, var, threads, stat_chunk
     """
     n, d = x.shape
     xhat, out = output_pool.empty_like(x), output_pool.empty_like(x)
-    inv_std = np.empty(d)
+    std, inv_std = np.empty(d), np.empty(d)
     parts = _partial_sums(x, train, stat_chunks)
     if is_large(x):
         cols = batchnorm_block_columns(d, threads)
-        _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, cols, rows_per_chunk(d), parts)
+        _batchnorm_forward_parallel(x, gamma, beta, eps, train, mean, var, std, inv_std, xhat, out, cols, rows_per_chunk(d), parts)
     else:
-        _batchnorm_forward_serial(x, gamma, beta, eps, train, mean, var, inv_std, xhat, out, d, n, parts)
+        _batchnorm_forward_serial(x, gamma, beta, eps, train, mean, var, std, inv_std, xhat, out, d, n, parts)
     return out, xhat, inv_std
 
 
@@ -510,24 +524,35 @@ def _channel_moments_parallel(x3, mean, var):
 
 
 @njit(cache=True, error_model="numpy")
-def normalize_channels_span(x3, mean, inv_std, gamma, beta, xhat3, out3, start, stop):
-    """Planes [start, stop) of (N*C): ``xhat = (x - mean[c]) * inv_std[c]``, ``out = gamma[c] * xhat + beta[c]``."""
+def normalize_channels_span(x3, mean, std, inv_std, gamma, beta, xhat3, out3, start, stop):
+    """
+    Planes [start, stop) of (N*C): ``out = gamma[c] * xhat + beta[c]`` with
+    the course's ``xhat = (x - mean[c]) / std[c]`` in float64, and
+    ``(x - mean[c]) * inv_std[c]`` (in float64, rounded once) in float32.
+    """
     channels = x3.shape[1]
     t = x3.dtype.type
+    divide = x3.itemsize == 8
     for q in range(start, stop):
         i, c = q // channels, q % channels
         row, hrow, orow = x3[i, c], xhat3[i, c], out3[i, c]
-        m, inv, g, b = mean[c], inv_std[c], gamma[c], beta[c]
-        for j in range(row.size):
-            h = t((row[j] - m) * inv)
-            hrow[j] = h
-            orow[j] = g * h + b
+        m, sd, inv, g, b = mean[c], std[c], inv_std[c], gamma[c], beta[c]
+        if divide:
+            for j in range(row.size):
+                h = t((row[j] - m) / sd)
+                hrow[j] = h
+                orow[j] = g * h + b
+        else:
+            for j in range(row.size):
+                h = t((row[j] - m) * inv)
+                hrow[j] = h
+                orow[j] = g * h + b
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _normalize_channels_parallel(x3, mean, inv_std, gamma, beta, xhat3, out3):
+def _normalize_channels_parallel(x3, mean, std, inv_std, gamma, beta, xhat3, out3):
     for q in prange(x3.shape[0] * x3.shape[1]):
-        normalize_channels_span(x3, mean, inv_std, gamma, beta, xhat3, out3, q, q + 1)
+        normalize_channels_span(x3, mean, std, inv_std, gamma, beta, xhat3, out3, q, q + 1)
 
 
 @njit(cache=True, error_model="numpy")
@@ -597,12 +622,13 @@ def spatial_batchnorm_forward(x3, gamma, beta, eps, train, running_mean, running
             channel_moments_span(x3, mean, var, 0, c)
     else:
         mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
-    inv_std = 1.0 / np.sqrt(var + eps)
+    std = np.sqrt(var + eps)
+    inv_std = 1.0 / std
     xhat, out = output_pool.empty_like(x3), output_pool.empty_like(x3)
     if is_large(x3):
-        _normalize_channels_parallel(x3, mean, inv_std, gamma, beta, xhat, out)
+        _normalize_channels_parallel(x3, mean, std, inv_std, gamma, beta, xhat, out)
     else:
-        normalize_channels_span(x3, mean, inv_std, gamma, beta, xhat, out, 0, x3.shape[0] * c)
+        normalize_channels_span(x3, mean, std, inv_std, gamma, beta, xhat, out, 0, x3.shape[0] * c)
     return out, xhat, inv_std, mean, var
 
 

@@ -10,6 +10,7 @@ NVVM for every signature it was launched with, on a machine without a GPU.
 import contextlib
 import functools
 import importlib
+import pkgutil
 import threading
 
 import numpy as np
@@ -126,9 +127,6 @@ FACTORIES = []
 
 _building = threading.local()
 
-#: The modules that define kernels (all_kernels imports them).
-KERNEL_MODULES = ("launch", "gemm", "conv", "reductions", "elementwise", "dropout", "optim", "losses")
-
 
 class Kernel:
     """A ``@cuda.jit`` kernel, launched as ``kernel[grid, block, stream](*args)``, that observers see launch."""
@@ -186,8 +184,10 @@ def per_dtype(factory=None, dtypes=FLOATS):
 
 def all_kernels():
     """Every kernel of fastnn, built for every dtype its factory is made for: KERNELS, complete."""
-    for name in KERNEL_MODULES:
-        importlib.import_module(f"fastnn.kernels.cuda.{name}")
+    # Every module of the package, so a new kernel file cannot be left out.
+    package = importlib.import_module("fastnn.kernels.cuda")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"fastnn.kernels.cuda.{module.name}")
     for get, dtypes in FACTORIES:
         for dtype in dtypes:
             get(dtype)
