@@ -17,6 +17,8 @@ class Augment:
     - noise_std: Standard deviation of the added Gaussian noise, in pixel units
     - side: Image side (8 for the digits; rows are side * side pixels)
     - seed: Seeds every draw, for reproducible runs
+    - probability: The fraction of images transformed, each drawn
+      independently; the others pass unchanged (1.0: all, and no draw)
     """
 
     max_shift: int = 1
@@ -24,13 +26,16 @@ class Augment:
     noise_std: float = 0.3
     side: int = 8
     seed: int = None
+    probability: float = 1.0
 
     def __post_init__(self):
+        if not isinstance(self.probability, (int, float)) or isinstance(self.probability, bool) or not 0 <= self.probability <= 1:
+            raise ValueError(f"probability: expected a number in [0, 1], got {self.probability!r}")
         self.rng = np.random.default_rng(self.seed)
 
     def checkpoint_state(self):
         """The settings and the generator's current state, as plain data for fastnn.checkpoint."""
-        settings = {k: getattr(self, k) for k in ("max_shift", "max_degrees", "noise_std", "side", "seed")}
+        settings = {k: getattr(self, k) for k in ("max_shift", "max_degrees", "noise_std", "side", "seed", "probability")}
         return {"settings": settings, "rng": self.rng.bit_generator.state}
 
     @classmethod
@@ -60,6 +65,9 @@ class Augment:
         shifts = self.rng.integers(-self.max_shift, self.max_shift + 1, (n, 2)).astype(np.float64)
         angles = np.deg2rad(self.rng.uniform(-self.max_degrees, self.max_degrees, n))
         noise = (self.rng.standard_normal(X.shape) * self.noise_std).astype(X.dtype)
+        if self.probability < 1:
+            kept = self.rng.random(n) >= self.probability
+            shifts[kept], angles[kept], noise[kept] = 0, 0, 0
         out = np.empty_like(X)
         kernels.shift_rotate_noise(X, self.side, shifts, angles, noise, out)
         return out.reshape(shape)

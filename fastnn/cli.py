@@ -108,16 +108,18 @@ _OPTIMIZER_ALIASES = {"momentum": "sgd_momentum"}
 
 def _add_train_parser(commands):
     from fastnn import optim
-    from fastnn.digits.recipe import DefaultRecipe
+    from fastnn.digits.recipe import CNN_RECIPE as cnn
+    from fastnn.digits.recipe import RECIPE as net
     from fastnn.digits.seed import SeedRecipe
 
-    seed_defaults, net = SeedRecipe(), DefaultRecipe()
-    from fastnn.digits.recipe import CNN_RECIPE as cnn
+    seed_defaults = SeedRecipe()
     p = commands.add_parser(
         "train",
         help="train a classifier on the bundled digits",
         description="Train on scikit-learn's digits (70/30 split). By default: the best recipe found, an ensemble "
-        f"of {net.ensemble} 64-{'-'.join(map(str, net.hidden))}-10 batchnorm nets trained with Adam. "
+        f"of {net.cnn_members} ConvNets and {net.ensemble} 64-{'-'.join(map(str, net.hidden))}-10 batchnorm nets trained with "
+        f"Adam on the whole training split, {net.shift_probability:.0%} of each batch shifted by a pixel; "
+        "the SVC and 3-NN baselines of the same split are printed beside its accuracy. "
         "--seed-recipe runs the seed notebook's experiment instead (the 64-100-10 net, plain SGD).",
     )
     p.add_argument("--seed-recipe", action="store_true", help="the seed notebook's exact experiment")
@@ -137,14 +139,16 @@ def _add_train_parser(commands):
     g.add_argument("--model", choices=("two-layer", "fc", "cnn"),
                    help=f"default {net.model}; cnn: ThreeLayerConvNet on 1x8x8 images (conv, ReLU, 2x2 max pool, affine, ReLU, affine)")
     g.add_argument("--optimizer", choices=(*optim.RULES, *_OPTIMIZER_ALIASES), help=f"default {net.optimizer}")
-    g.add_argument("--epochs", type=_positive_int, help=f"default {net.epochs} ({cnn.epochs} with --model cnn)")
+    g.add_argument("--epochs", type=_positive_int, help=f"default {net.epochs} ({net.cnn_epochs} for the default's ConvNets, "
+                   f"{cnn.epochs} with --model cnn); given, every member's")
     g.add_argument("--filters", type=_positive_int, help=f"--model cnn: convolution filters (default {cnn.filters})")
     g.add_argument("--filter-size", type=_odd_size, help=f"--model cnn: filter height and width, odd (default {cnn.filter_size})")
     g.add_argument("--dropout", type=_keep_probability, help=f"keep probability (default {net.dropout}: none)")
     g.add_argument("--norm", choices=("batchnorm", "layernorm", "none"), help=f"default {net.norm}")
     g.add_argument("--init", choices=("he", "xavier", "normal", "uniform"), help=f"default {net.init}")
     g.add_argument("--augment", action="store_const", const=True, help="random shifts, small rotations and noise per batch")
-    g.add_argument("--ensemble", type=_positive_int, help=f"nets averaged (default {net.ensemble}, {cnn.ensemble} with --model cnn)")
+    g.add_argument("--ensemble", type=_positive_int, help=f"nets of --model averaged (default {net.ensemble}, {cnn.ensemble} with "
+                   f"--model cnn); --model fc adds {net.cnn_members} ConvNets on the CPU")
     g.add_argument("--plot", metavar="FILE.png", type=_output_file(".png"), help="loss and train/validation accuracy curves (matplotlib)")
     g.add_argument("--metrics", metavar="FILE.json", type=_output_file(".json"), help="write the final numbers as JSON")
     s = p.add_argument_group("--seed-recipe only")
@@ -206,9 +210,9 @@ def _run_recipe(args):
     import json
 
     from fastnn.digits.data import digits_split
-    from fastnn.digits.recipe import CNN_RECIPE, DefaultRecipe, plot_history, train_recipe
+    from fastnn.digits.recipe import CNN_RECIPE, RECIPE, DefaultRecipe, baselines, plot_history, train_recipe
 
-    base = CNN_RECIPE if args.model == "cnn" else DefaultRecipe()
+    base = CNN_RECIPE if args.model == "cnn" else RECIPE
     given = {"--filters": args.filters, "--filter-size": args.filter_size} if args.model != "cnn" else {
         "--norm": args.norm, "--dropout": args.dropout}
     stray = [flag for flag, value in given.items() if value is not None]
@@ -234,7 +238,14 @@ def _run_recipe(args):
         dropout=args.dropout or base.dropout, norm=None if norm == "none" else norm, init=args.init, augment=args.augment,
         ensemble=args.ensemble or base.ensemble, filters=args.filters or base.filters,
         filter_size=args.filter_size or base.filter_size, seed=args.seed, backend=args.backend,
+        # The default's ConvNets join --model fc on the CPU only (the ConvNet has no GPU Solver path).
+        cnn_members=base.cnn_members if args.model == "fc" and args.backend == "cpu" else 0,
+        cnn_epochs=args.epochs or base.cnn_epochs, shift_probability=0.0 if args.augment else base.shift_probability,
+        val_fraction=base.val_fraction, keep_best=base.keep_best,
     )
+    if args.model == "fc" and args.backend == "cuda":
+        print(f"fastnn train: --backend cuda trains the {recipe.ensemble} fully connected members only, without the default's "
+              f"{base.cnn_members} ConvNets")
     split = digits_split(seed=args.seed, dtype=np.dtype(args.dtype or "float32"))
     if recipe.model == "cnn":
         net = (f"1x8x8-conv{recipe.filter_size}x{recipe.filter_size}x{recipe.filters}-pool-{recipe.hidden[0]}-10, "
@@ -242,10 +253,15 @@ def _run_recipe(args):
     else:
         net = (f"64-{'-'.join(map(str, recipe.hidden))}-10, norm {recipe.norm}, dropout keep {recipe.dropout}, "
                f"{recipe.optimizer}")
+    convnets = (f"{recipe.cnn_members} x ConvNet (as --model cnn, {recipe.cnn_epochs} epochs) + " if recipe.cnn_members else "")
+    augment = "shifts, rotations, noise" if recipe.augment else (
+        f"{recipe.shift_probability:.0%} shifted by <= 1 pixel" if recipe.shift_probability else "none")
+    training = ("the whole training split, the last epoch's weights" if not recipe.val_fraction and not recipe.keep_best
+                else f"{recipe.val_fraction:.0%} held out, the best epoch's weights")
     print(
-        f"digits: {len(split.y_train)} train / {len(split.y_test)} test; {recipe.ensemble} x {recipe.model} {net} "
-        f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment {recipe.augment}, seed {args.seed}, "
-        f"backend {recipe.backend}"
+        f"digits: {len(split.y_train)} train / {len(split.y_test)} test; {convnets}{recipe.ensemble} x {recipe.model} {net} "
+        f"lr {recipe.lr}, {recipe.epochs} epochs, batch {recipe.batch_size}, init {recipe.init}, augment: {augment}, "
+        f"trained on {training}, seed {args.seed}, backend {recipe.backend}"
     )
     try:
         result = train_recipe(recipe, split, progress=not args.no_progress)
@@ -255,12 +271,16 @@ def _run_recipe(args):
         _stop_if_diverged(solver.loss_history, f"member {number}")
     print(f"members' test accuracies: {', '.join(f'{a:.4f}' for a in result.member_accuracies)}")
     print(f"test accuracy {result.accuracy:.4f}, wall time {result.seconds:.2f} s")
+    classic = baselines(split)
+    print("baselines on the same split (scikit-learn, raw pixels): "
+          + ", ".join(f"{name} {accuracy:.4f}" for name, accuracy in classic.items()))
     if args.plot:
         plot_history(result.solvers[0], args.plot)
         print(f"curves of the first member written to {args.plot}")
     if args.metrics:
         metrics = {
             "test_accuracy": result.accuracy, "seconds": result.seconds, "member_test_accuracies": result.member_accuracies,
+            "baselines": classic,
             "best_val_accuracies": [s.best_val_acc for s in result.solvers], "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(recipe).items()},
         }
         with open(args.metrics, "w") as f:

@@ -75,6 +75,7 @@ _OPTIONS = {
     "verbose": True,
     "augment": None,
     "seed": None,
+    "keep_best": True,
 }
 
 
@@ -126,6 +127,10 @@ class Solver:
     - augment: Optional callable X -> augmented X, applied to every batch
     - seed: Draw batches and subsamples from np.random.RandomState(seed)
       rather than NumPy's global generator
+    - keep_best: The course's rule, True: the model ends with the
+      parameters of the best validation accuracy.  False: it ends with the
+      last ones, so the schedule decides (fastnn's digits recipe, which
+      validates on its training data)
     Unknown keyword arguments raise ValueError.
     """
 
@@ -143,7 +148,7 @@ class Solver:
         self.update_rule = optim.get_rule(options["update_rule"])
         self.optim_config = dict(options["optim_config"] or {})
         for name in ("lr_decay", "batch_size", "num_epochs", "num_train_samples", "num_val_samples",
-                     "checkpoint_name", "print_every", "verbose", "augment", "seed"):
+                     "checkpoint_name", "print_every", "verbose", "augment", "seed", "keep_best"):
             setattr(self, name, options[name])
         self._check_options()
         self._check_augment()
@@ -156,6 +161,8 @@ class Solver:
             if not is_integer(value) or value < low:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
 
+        if type(self.keep_best) is not bool:
+            raise TypeError(f"keep_best: expected a bool, got {self.keep_best!r}")
         whole("batch_size", self.batch_size, 1)
         whole("num_epochs", self.num_epochs, 0)
         whole("print_every", self.print_every, 1)
@@ -349,7 +356,7 @@ class Solver:
     def train(self):
         """
         Run the optimisation from the current epoch to num_epochs; the model
-        ends with best_params.
+        ends with best_params (with keep_best, the default) or its last ones.
         """
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
@@ -398,7 +405,7 @@ class Solver:
             if epoch_end:
                 self._save_checkpoint(bar)
         bar.close()
-        if self.best_params:
+        if self.best_params and self.keep_best:
             self.model.params = {k: self._owned(v) for k, v in self.best_params.items()}
 
     def _state(self):
@@ -428,7 +435,8 @@ class Solver:
             "optim_config": public(self.optim_config),
             "optim_configs": host_tree({p: public(c) for p, c in self.optim_configs.items()}),
             "options": {k: getattr(self, k) for k in ("lr_decay", "batch_size", "num_epochs", "num_train_samples",
-                                                      "num_val_samples", "print_every", "seed", "checkpoint_name")},
+                                                      "num_val_samples", "print_every", "seed", "checkpoint_name",
+                                                      "keep_best")},
             "epoch": self.epoch,
             "best_val_acc": self.best_val_acc,
             "best_params": host_tree(self.best_params),

@@ -107,9 +107,12 @@ def test_default_recipe_short_run_with_plot_and_metrics(capsys, tmp_path):
     assert main(argv) == 0
     output = capsys.readouterr().out
     assert "members' test accuracies" in output
+    assert "2 x ConvNet (as --model cnn, 3 epochs) + 2 x fc 64-64-32-10" in output
+    assert "baselines on the same split (scikit-learn, raw pixels): SVC(gamma=0.001, C=10) 0.9907, 3-NN 0.9870" in output
     numbers = json.loads(metrics.read_text())
-    # Three epochs of two small nets: far from the full recipe (measured 0.83), far above chance (0.1).
-    assert numbers["test_accuracy"] >= 0.5 and len(numbers["member_test_accuracies"]) == 2
+    # Three epochs of two ConvNets and two small nets: far from the full recipe, far above chance (0.1).
+    assert numbers["test_accuracy"] >= 0.5 and len(numbers["member_test_accuracies"]) == 4
+    assert numbers["baselines"] == {"SVC(gamma=0.001, C=10)": pytest.approx(0.9907, abs=5e-5), "3-NN": pytest.approx(0.9870, abs=5e-5)}
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 

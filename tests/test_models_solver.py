@@ -118,6 +118,41 @@ def test_initialisers(name):
         init.get_init("orthogonal")
 
 
+def test_augment_probability_transforms_only_that_fraction():
+    X = np.random.default_rng(0).random((400, 64)).astype(np.float32)
+    shift = {"max_shift": 1, "max_degrees": 0, "noise_std": 0}
+    np.testing.assert_array_equal(Augment(**shift, probability=0.0, seed=1)(X), X)  # shift 0 and angle 0 copy exactly
+    out = Augment(**shift, probability=0.3, seed=1)(X)
+    np.testing.assert_array_equal(out, Augment(**shift, probability=0.3, seed=1)(X))
+    changed = (out != X).any(axis=1).mean()
+    assert 0.15 < changed < 0.3  # 30% drawn, of which the shifts by (0, 0) (1 in 9) change nothing
+    everything = Augment(**shift, seed=1)
+    state = everything.checkpoint_state()
+    assert state["settings"]["probability"] == 1.0 and Augment.from_checkpoint_state(state).probability == 1.0
+    for bad in (-0.1, 1.5, "0.3", True):
+        with pytest.raises(ValueError, match="probability: expected a number in \\[0, 1\\]"):
+            Augment(probability=bad)
+
+
+def test_keep_best_false_ends_with_the_last_parameters():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 5)), rng.integers(0, 3, 60)
+    data = {"X_train": X, "y_train": y, "X_val": X[:10], "y_val": y[:10]}
+    runs = {}
+    for keep in (True, False):
+        model = TwoLayerNet(5, 8, 3, weight_scale=0.1, init="normal", init_seed=0)
+        solver = Solver(model, data, num_epochs=5, batch_size=10, verbose=False, seed=0, keep_best=keep, optim_config={"learning_rate": 0.5})
+        solver.train()
+        runs[keep] = (model.params, solver)
+    # Both runs take the same steps (the same histories); they end with different weights where the best epoch was not the last.
+    (last, without), (best, with_best) = runs[False], runs[True]
+    assert without.val_acc_history == with_best.val_acc_history and without.val_acc_history[-1] < with_best.best_val_acc
+    assert all(np.array_equal(best[k], with_best.best_params[k]) for k in best)
+    assert any(not np.array_equal(last[k], best[k]) for k in last)
+    with pytest.raises(TypeError, match="keep_best: expected a bool"):
+        Solver(TwoLayerNet(5, 8, 3), data, keep_best=1)
+
+
 def test_augment_is_seeded_and_shifts():
     X = np.zeros((3, 64), np.float32)
     X[:, 27] = 1.0  # one lit pixel at row 3, column 3

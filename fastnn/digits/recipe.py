@@ -1,24 +1,51 @@
 """The default training recipe of ``fastnn train``: the best found for the digits.
 
-Measured with ``fastnn train --seed S`` for S = 0..4 on the 70/30 split
-(2-core machine, float32): test accuracies 0.9852, 0.9833, 0.9685, 0.9815,
-0.9870, median 0.9833, each run 3.4-4.2 s of wall time, with the Solver
-sampling batches as cs231n's does; the seed notebook's recipe reaches about 0.93.  The recipe is an ensemble of four
-fully connected nets (64-512-256-10, batchnorm, ReLU, He initialisation)
-trained with Adam (lr 1e-3, decay 0.95 per epoch, batch 64, 30 epochs) on
-inputs scaled to [0, 1].  Each member holds out its own 10% of the training
-split for validation (the Solver keeps its best epoch; with 125 validation
-digits that is often the first epoch at 100%), and the ensemble averages the
-members' softmax probabilities.
+The default (:data:`RECIPE`, issue 25) averages the softmax probabilities of
+four members: two ConvNets as ``--model cnn`` (64 5x5 filters, hidden 512,
+30 epochs) and two fully connected nets 64-512-256-10 (batchnorm, ReLU, He
+initialisation, 40 epochs), each trained with Adam (lr 1e-3, decay 0.95
+per epoch, batches of 64) on inputs scaled to [0, 1], on the whole training
+split with that fixed schedule (no validation holdout, no best-epoch
+selection), 30% of each batch's digits shifted by at most one pixel.
+Test accuracies and wall times: the README's table (issue 25).
 
-Tried and measured worse (median over 5 seeds): one such net 0.9796; 256x2 without normalisation 0.972; standardised inputs 0.970; layer
-norm 0.970; dropout 0.954-0.974; shift/rotation/noise augmentation
-0.89-0.94 (these centred, size-normalised 8x8 digits lose more from a
-one-pixel shift than the net gains).
+How it was chosen, on the training split only: for each split seed 0-4, the
+1257 training digits were split again 80/20 (``train_test_split``,
+random_state 100 + seed, and for the finalists 200 + seed); each candidate
+trained on the 80% and was scored on the 20% (252 digits), in a plain loop
+(shuffled epochs, Adam) over these models.  Mean accuracy over the five
+seeds (the SVC of the issue on the same inner splits: 0.9905 and 0.9873):
+
+| candidate | inner 100 | inner 200 |
+|---|---|---|
+| 4 fc nets, no augmentation (the previous default's nets) | 0.9857 | |
+| 1 ConvNet, 20 epochs | 0.9865 | |
+| 4 fc nets without normalisation, hidden 1024 | 0.9770 | |
+| 2 ConvNets + 4 fc nets, no augmentation | 0.9841 | |
+| 3 ConvNets | 0.9849 | |
+| 1 ConvNet, weight decay 1e-3, 30 epochs | 0.9865 | |
+| 4 fc nets, weight decay 1e-3 | 0.9849 | |
+| 1 ConvNet, 30% shifted, 30 epochs | 0.9881 | |
+| 4 fc nets, 30% shifted, 40 epochs | 0.9897 | 0.9881 |
+| 1 ConvNet, 50% shifted, 40 epochs | 0.9905 | 0.9881 |
+| 3 ConvNets, 30% shifted, 30 epochs | 0.9881 | |
+| **2 ConvNets + 2 fc nets, 30% shifted (chosen)** | 0.9889 | **0.9913** |
+| 4 fc nets, 50% shifted, 60 epochs | 0.9889 | |
+| 1 ConvNet, 70% shifted, 60 epochs | 0.9881 | |
+| 2 ConvNets, 50% shifted, 40 epochs | 0.9873 | |
+| 2 ConvNets + 2 fc nets, 50% shifted | 0.9889 | |
+
+The chosen one has the best mean over both inner splits (0.9901, the SVC
+0.9889).  The differences are a few digits in 1260, near the noise; what
+stood out is the one-pixel shift of a fraction of the digits, and no
+holdout.  Earlier measurements (the previous default, on the test split of
+seeds 0-4): one fc net 0.9796 median; 256x2 without normalisation 0.972;
+standardised inputs 0.970; layer norm 0.970; dropout 0.954-0.974; shifts,
+rotations and noise on every digit 0.89-0.94 (``--augment``).
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +75,10 @@ class DefaultRecipe:
     seed: int = 0
     val_fraction: float = 0.1
     backend: str = "cpu"
+    cnn_members: int = 0
+    cnn_epochs: int = 30
+    shift_probability: float = 0.0
+    keep_best: bool = True
 
 
 #: ``fastnn train --model cnn``: one ThreeLayerConvNet on the digits as 1x8x8
@@ -63,6 +94,16 @@ class DefaultRecipe:
 #: the course's draw (weight_scale 1e-2 or 0.1 for every layer): 0.93-0.976;
 #: shift/rotation/noise augmentation: 0.90.
 CNN_RECIPE = DefaultRecipe(model="cnn", hidden=(512,), epochs=20, ensemble=1, filters=64, filter_size=5, norm=None)
+
+#: The default of ``fastnn train`` (issue 25): two ConvNets as CNN_RECIPE's
+#: (30 epochs) and two of the fully connected nets (40 epochs), their
+#: softmax probabilities averaged; 30% of each batch's digits shifted by one
+#: pixel at most (no rotation or noise); every member trains on the whole
+#: training split with a fixed schedule (no validation holdout, no
+#: best-epoch selection: ``keep_best=False``).  Chosen on the training split
+#: only: see the module docstring.
+RECIPE = DefaultRecipe(epochs=40, ensemble=2, cnn_members=2, cnn_epochs=30, shift_probability=0.3, val_fraction=0.0,
+                       keep_best=False)
 
 
 @dataclass
@@ -125,35 +166,70 @@ def train_recipe(recipe, split, progress=True):
     dtype = split.X_train.dtype
     scale = dtype.type(16)
     X, X_test = split.X_train / scale, split.X_test / scale
-    if recipe.model == "cnn":
-        X, X_test = X.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)
+    members = [recipe] * recipe.ensemble
+    if recipe.cnn_members:
+        cnn = replace(CNN_RECIPE, epochs=recipe.cnn_epochs, seed=recipe.seed, backend=recipe.backend,
+                      optimizer=recipe.optimizer, lr=recipe.lr, lr_decay=recipe.lr_decay, batch_size=recipe.batch_size)
+        members = [cnn] * recipe.cnn_members + members
     start = time.perf_counter()
     probabilities = 0.0
     result = RecipeResult(0.0, 0.0)
-    for member in range(recipe.ensemble):
-        seed = recipe.seed * 1000 + member
+    for number, member in enumerate(members):
+        seed = recipe.seed * 1000 + number
+        images = member.model == "cnn"
+        X_member = X.reshape(-1, 1, 8, 8) if images else X
         rng = np.random.default_rng(seed)
-        order = rng.permutation(len(X))
-        n_val = int(len(X) * recipe.val_fraction)
+        order = rng.permutation(len(X_member))
+        n_val = int(len(X_member) * recipe.val_fraction)
+        train = order[n_val:]
+        # No holdout: a tenth of the training data stands in, for the progress line only (it decides nothing
+        # without keep_best, and its check draws nothing from the Solver's generator).
+        val = order[:n_val] if n_val else order[:max(1, len(order) // 10)]
         data = {
-            "X_train": X[order[n_val:]], "y_train": split.y_train[order[n_val:]],
-            "X_val": X[order[:n_val]], "y_val": split.y_train[order[:n_val]],
+            "X_train": X_member[train], "y_train": split.y_train[train],
+            "X_val": X_member[val], "y_val": split.y_train[val],
         }
         np.random.seed(seed)
-        model = _model(recipe, dtype, seed)
+        model = _model(member, dtype, seed)
         solver = Solver(
-            model, data, update_rule=recipe.optimizer, optim_config={"learning_rate": recipe.lr},
-            lr_decay=recipe.lr_decay, num_epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=progress,
-            seed=seed, num_train_samples=None, augment=Augment(seed=seed) if recipe.augment else None,
+            model, data, update_rule=member.optimizer, optim_config={"learning_rate": member.lr},
+            lr_decay=member.lr_decay, num_epochs=member.epochs, batch_size=member.batch_size, verbose=progress,
+            seed=seed, num_train_samples=None, augment=_augment(recipe, seed), keep_best=recipe.keep_best,
         )
         solver.train()
-        member_probs = _softmax(_test_scores(model, X_test).astype(np.float64))
+        X_eval = X_test.reshape(-1, 1, 8, 8) if images else X_test
+        member_probs = _softmax(_test_scores(model, X_eval).astype(np.float64))
         result.member_accuracies.append(float(np.mean(member_probs.argmax(axis=1) == split.y_test)))
         result.solvers.append(solver)
         probabilities = probabilities + member_probs
     result.seconds = time.perf_counter() - start
     result.accuracy = float(np.mean(np.argmax(probabilities, axis=1) == split.y_test))
     return result
+
+
+def _augment(recipe, seed):
+    """The members' augmentation: the full one (--augment), the default's one-pixel shifts of a fraction, or none."""
+    if recipe.augment:
+        return Augment(seed=seed)
+    if recipe.shift_probability:
+        return Augment(max_shift=1, max_degrees=0.0, noise_std=0.0, probability=recipe.shift_probability, seed=seed)
+    return None
+
+
+def baselines(split):
+    """
+    scikit-learn's classic baselines on the same split, for ``fastnn train``
+    to print beside its accuracy: ``SVC(gamma=0.001, C=10)`` and 3-NN on the
+    raw pixels (0 to 16).  Returns {name: test accuracy}.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC
+
+    X, X_test = split.X_train.astype(np.float64), split.X_test.astype(np.float64)
+    return {
+        "SVC(gamma=0.001, C=10)": float(SVC(gamma=0.001, C=10).fit(X, split.y_train).score(X_test, split.y_test)),
+        "3-NN": float(KNeighborsClassifier(n_neighbors=3).fit(X, split.y_train).score(X_test, split.y_test)),
+    }
 
 
 def plot_history(solver, path):
