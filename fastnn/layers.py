@@ -30,6 +30,7 @@ from fastnn.validation import (
     check_groups,
     check_conv_params,
     check_conv2d_params,
+    conv2d_settings,
     check_ndim,
     check_out,
     check_pool_params,
@@ -246,7 +247,7 @@ def _row_scores(x):
     check_ndim("x", x, 2, "(M, C)")
     if x.shape[1] == 0:
         raise ValueError(f"x: expected at least one class, got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    return x
 
 
 def cross_entropy_rows(x, a, log_probs=False):
@@ -273,7 +274,7 @@ def cross_entropy_rows(x, a, log_probs=False):
     check_shape("a", a, x.shape, "one coefficient per score")
     if a.dtype != x.dtype:
         raise TypeError(f"a: expected {x.dtype} like x, got {a.dtype}")
-    return loss_options.softmax_coefficients(x, np.ascontiguousarray(a), bool(log_probs))
+    return loss_options.softmax_coefficients(x, a, bool(log_probs))
 
 
 def multi_margin_rows(x, y, p=1, margin=1.0, y_weight=None):
@@ -620,10 +621,9 @@ def conv2d_forward(x, w, b, conv_param):
     - cache: (x, w, b, conv_param), conv_param with every option spelled out
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b)
-    stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
-    out = conv_general.conv2d_forward(np.ascontiguousarray(x), np.ascontiguousarray(w), b, *stride, padding[0], padding[2],
-                                      *dilation, groups, *size)
-    return out, (x, w, b, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+    geometry = stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
+    out = conv_general.conv2d_forward(x, w, b, *stride, padding[0], padding[2], *dilation, groups, *size)
+    return out, (x, w, b, conv2d_settings(geometry))
 
 
 def conv2d_backward(dout, cache):
@@ -644,8 +644,7 @@ def conv2d_backward(dout, cache):
     stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
     (dout,) = as_float_arrays(("dout",), dout)
     check_shape("dout", dout, (x.shape[0], w.shape[0], *size), "the shape of the output (N, F, H', W')")
-    return conv_general.conv2d_backward(np.ascontiguousarray(dout), np.ascontiguousarray(x), np.ascontiguousarray(w), *stride,
-                                        padding[0], padding[2], *dilation, groups)
+    return conv_general.conv2d_backward(dout, x, w, *stride, padding[0], padding[2], *dilation, groups)
 
 
 def _conv_memory(function, *args):

@@ -7,7 +7,7 @@ vectors that would upcast float32), and does no argument checking.
 
 import numpy as np
 
-from fastnn.validation import check_conv2d_params, check_pool2d_params, pool2d_settings
+from fastnn.validation import check_conv2d_params, check_pool2d_params, conv2d_settings, pool2d_settings
 
 
 def _rows(x):
@@ -258,18 +258,23 @@ def conv_backward_naive(dout, cache):
     return dxp[:, :, pad:pad + h, pad:pad + wd].copy(), dw.astype(x.dtype), db
 
 
-def _conv2d_taps(x, w, conv_param):
-    """The zero-padded input (N, C, Hp, Wp) and, per filter tap (a, b), the slices of it each output reads."""
-    (sh, sw), (top, bottom, left, right), (dh, dw), groups, (ho, wo) = check_conv2d_params(x, w, np.zeros(w.shape[0], x.dtype), conv_param)
+def _conv2d_taps(x, w, b, conv_param):
+    """
+    The zero-padded input (N, C, Hp, Wp), per filter tap (a, b) the slices
+    of it each output reads, and the geometry (check_conv2d_params').
+    """
+    geometry = check_conv2d_params(x, w, b, conv_param)
+    (sh, sw), (top, bottom, left, right), (dh, dw), _, (ho, wo) = geometry
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     taps = {(a, b): (slice(a * dh, a * dh + sh * (ho - 1) + 1, sh), slice(b * dw, b * dw + sw * (wo - 1) + 1, sw))
             for a in range(w.shape[2]) for b in range(w.shape[3])}
-    return xp, taps, groups, (top, left)
+    return xp, taps, geometry
 
 
 def conv2d_forward(x, w, b, conv_param):
     """The oracle of :func:`fastnn.layers.conv2d_forward`: a sum over filter taps of strided slices, group by group."""
-    xp, taps, groups, _ = _conv2d_taps(x, w, conv_param)
+    xp, taps, geometry = _conv2d_taps(x, w, b, conv_param)
+    groups = geometry[3]
     f, cg = w.shape[0], w.shape[1]
     fg = f // groups
     out = 0
@@ -279,14 +284,13 @@ def conv2d_forward(x, w, b, conv_param):
                  for g in range(groups)]  # each (N, Ho, Wo, F / G)
         out = out + np.concatenate(parts, axis=3)
     out = out.transpose(0, 3, 1, 2) + b[:, None, None]
-    stride, padding, dilation, groups_, _ = check_conv2d_params(x, w, b, conv_param)
-    return np.ascontiguousarray(out, x.dtype), (x, w, b, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups_})
+    return np.ascontiguousarray(out, x.dtype), (x, w, b, conv2d_settings(geometry))
 
 
 def conv2d_backward(dout, cache):
     """The oracle of :func:`fastnn.layers.conv2d_backward`: the transposes of the forward's slices and products."""
     x, w, b, conv_param = cache
-    xp, taps, groups, (top, left) = _conv2d_taps(x, w, conv_param)
+    xp, taps, (_, (top, _, left, _), _, groups, _) = _conv2d_taps(x, w, b, conv_param)
     f, cg = w.shape[0], w.shape[1]
     fg = f // groups
     dxp = np.zeros_like(xp, dtype=dout.dtype)

@@ -327,6 +327,11 @@ def check_conv_params(x, w, b, conv_param):
 CONV2D_KEYS = ("stride", "padding", "dilation", "groups")
 
 
+def conv2d_settings(geometry):
+    """The settings a conv2d cache keeps: check_conv2d_params' geometry, every option spelled out."""
+    return dict(zip(("stride", "padding", "dilation", "groups"), geometry[:4]))
+
+
 def check_conv2d_params(x, w, b, conv_param):
     """
     Check x (N, C, H, W), w (F, C / groups, HH, WW), b (F,) and conv_param,

@@ -50,6 +50,7 @@ from fastnn.validation import (
     check_conv_grad,
     check_conv_params,
     check_conv2d_params,
+    conv2d_settings,
     check_eps,
     check_groups,
     check_momentum,
@@ -667,10 +668,10 @@ def conv2d_forward(x, w, b, conv_param):
     :func:`fastnn.layers.conv2d_forward`.
     """
     x, w, b = as_float_arrays(("x", "w", "b"), x, w, b, arrays=DEVICE)
-    stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
+    geometry = stride, padding, dilation, groups, size = check_conv2d_params(x, w, b, conv_param)
     out = conv_general.conv2d_forward(_contiguous("x", x), _contiguous("w", w), b, *stride, padding[0], padding[2], *dilation,
                                       groups, *size)
-    return out, (x, w, b, {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups})
+    return out, (x, w, b, conv2d_settings(geometry))
 
 
 def conv2d_backward(dout, cache):

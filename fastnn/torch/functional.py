@@ -422,6 +422,16 @@ def dropout(input, p=0.5, training=True):
     return _Layer.apply(("dropout_forward", "dropout_backward"), ("input",), ({"mode": "train", "p": 1 - p},), input)
 
 
+def _option_error(error, param):
+    """A layer's ValueError about ``param['option']`` (or the geometry, ``param: ...``) in torch's names: ``option: ...`` or ``input: ...``."""
+    message = str(error)
+    if message.startswith(f"{param}['"):
+        message = message[len(param) + 2:].replace("']", "", 1)
+    elif message.startswith(f"{param}: "):
+        message = "input: " + message[len(param) + 2:]
+    return ValueError(message)
+
+
 _CONV = ("conv_forward_naive", "conv_backward_naive")
 
 
@@ -482,7 +492,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         try:
             out = _Layer.apply(("conv2d_forward", "conv2d_backward"), names, (conv_param,), x, weight, bias)
         except ValueError as e:
-            raise ValueError(str(e).replace("conv_param['", "").replace("']:", ":", 1).replace("conv_param: ", "input: ")) from None
+            raise _option_error(e, "conv_param") from None
     return out if input.dim() == 4 else out.squeeze(0)
 
 
@@ -550,7 +560,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     try:
         out, indices = _Pool.apply(batch, pool_param)
     except ValueError as e:
-        raise ValueError(str(e).replace("pool_param['", "").replace("pool_param: ", "input: ").replace("']:", ":", 1)) from None
+        raise _option_error(e, "pool_param") from None
     if input.dim() == 3:
         out, indices = out.squeeze(0), indices.squeeze(0)
     return (out, indices) if return_indices else out
